@@ -1,0 +1,38 @@
+# The front door: `make run` serves the API, `make test` runs the tests.
+# Both create .venv and install the pinned requirements on first use.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements/base.txt requirements/dev.txt | cksum | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+.PHONY: help run test bench lint format clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+run: $(STAMP) ## Start PostgreSQL, Redis and the API on 127.0.0.1:$$PORT (default 8000)
+	$(PY) -m pollsite.devstack run
+
+test: $(STAMP) ## Run the test suite on throwaway PostgreSQL and Redis
+	$(PY) -m pytest $(ARGS)
+
+bench: $(STAMP) ## Run the benchmarks and write bench/RESULTS.md
+	$(PY) -m bench
+
+lint: $(STAMP) ## ruff: lint and check formatting
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP) ## ruff: fix what can be fixed and format
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean: ## Remove .venv and var/ (all local data)
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PollsiteConfig(AppConfig):
+    name = "pollsite"
+    verbose_name = "Poll service"

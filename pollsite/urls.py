@@ -1,0 +1,24 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from pollsite import health
+
+api_v1 = [
+    path("", include("identity.urls")),
+    path("", include("polls.urls")),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "pollsite.problems.bad_request_view"
+handler403 = "pollsite.problems.permission_denied_view"
+handler404 = "pollsite.problems.not_found_view"
+handler500 = "pollsite.problems.server_error_view"

@@ -1,0 +1,61 @@
+"""Throwaway PostgreSQL and Redis for the test run, started before Django reads settings.
+
+Loaded with `-p tests.plugin` (pyproject.toml). pytest-django reads settings in its own
+pytest_load_initial_conftests hook; a wrapper hook runs around it, so the servers are up
+and DATABASE_URL / REDIS_URL point at them by then. The data lives in a temporary folder
+outside the project, so `make run`'s var/ is never touched, and both can run at once.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pollsite import devstack
+
+_stack = {"children": [], "tmp": None}
+
+
+def _start_stack():
+    tmp = Path(tempfile.mkdtemp(prefix="pollsite-test-"))
+    tmp.chmod(0o755)  # the postgres user (when we are root) must reach its PGDATA
+    _stack["tmp"] = tmp
+    children = _stack["children"]
+    if not os.environ.get("TEST_DATABASE_URL"):
+        port = devstack.free_port()
+        children.append(
+            devstack.start_postgres(tmp / "pgdata", port, log=tmp / "postgres.log", durable=False)
+        )
+        os.environ["DATABASE_URL"] = devstack.embedded_database_url(port)
+    else:
+        os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
+    if not os.environ.get("TEST_REDIS_URL"):
+        port = devstack.free_port()
+        children.append(
+            devstack.start_redis(tmp / "redis", port, log=tmp / "redis.log", durable=False)
+        )
+        os.environ["REDIS_URL"] = devstack.embedded_redis_url(port)
+    else:
+        os.environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
+    os.environ["VAR_DIR"] = str(tmp / "var")
+    os.environ["DJANGO_ENV"] = "development"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    if not early_config.getoption("help", False):
+        _start_stack()
+    return (yield)
+
+
+def pytest_unconfigure(config):
+    devstack.stop_all(_stack["children"])
+    if _stack["tmp"]:
+        shutil.rmtree(_stack["tmp"], ignore_errors=True)
+
+
+def stack_child(name):
+    """The running test server called `name` ("postgres", "redis"), for tests that stop it."""
+    return next(child for child in _stack["children"] if child.name == name)
