@@ -49,6 +49,14 @@ def embedded_redis_url(port=None):
     return f"redis://127.0.0.1:{port or embedded_redis_port()}/0"
 
 
+def embedded_registry_port():
+    return int(os.environ.get("EMBEDDED_REGISTRY_PORT", "8001"))
+
+
+def embedded_registry_url(port=None):
+    return f"http://127.0.0.1:{port or embedded_registry_port()}"
+
+
 def say(message):
     print(f"[devstack] {message}", flush=True)
 
@@ -190,8 +198,16 @@ def prepare_pgdata(pgdata):
     if not (pgdata / "PG_VERSION").exists():
         say(f"initialising PostgreSQL in {pgdata}")
         subprocess.run(
-            [pg_bin("initdb"), "-D", str(pgdata), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--locale=C.UTF-8"],
+            [
+                pg_bin("initdb"),
+                "-D",
+                str(pgdata),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
             check=True,
             capture_output=True,
             user=user,
@@ -207,12 +223,19 @@ def start_postgres(pgdata, port, *, log, durable=True):
             f"port {port} is taken; set EMBEDDED_PG_PORT, or DATABASE_URL to use that server"
         )
     args = [
-        pg_bin("postgres"), "-D", str(pgdata),
-        "-c", "listen_addresses=127.0.0.1",
-        "-c", "unix_socket_directories=",
-        "-p", str(port),
-        "-c", "max_connections=300",
-        "-c", "shared_buffers=256MB",
+        pg_bin("postgres"),
+        "-D",
+        str(pgdata),
+        "-c",
+        "listen_addresses=127.0.0.1",
+        "-c",
+        "unix_socket_directories=",
+        "-p",
+        str(port),
+        "-c",
+        "max_connections=300",
+        "-c",
+        "shared_buffers=256MB",
     ]
     if not durable:
         # A throwaway test server: losing it on a crash costs nothing, syncing costs time.
@@ -227,8 +250,9 @@ def _pg_ready(port):
     import psycopg2
 
     try:
-        psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
-                         connect_timeout=1).close()
+        psycopg2.connect(
+            host="127.0.0.1", port=port, user="postgres", dbname="postgres", connect_timeout=1
+        ).close()
         return True
     except psycopg2.OperationalError:
         return False
@@ -263,13 +287,20 @@ def start_redis(directory, port, *, log, durable=True):
         )
     args = [
         redis_server_binary(),
-        "--bind", "127.0.0.1",
-        "--port", str(port),
-        "--dir", str(directory),
-        "--protected-mode", "yes",
-        "--daemonize", "no",
-        "--appendonly", "no",
-        "--save", "60 1" if durable else "",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--dir",
+        str(directory),
+        "--protected-mode",
+        "yes",
+        "--daemonize",
+        "no",
+        "--appendonly",
+        "no",
+        "--save",
+        "60 1" if durable else "",
     ]
     child = Child("redis", args, stop_signal=signal.SIGTERM, log=log)
     wait_until(lambda: _redis_ready(port), child, "Redis")
@@ -304,12 +335,22 @@ def _manage(*args, env):
 
 def _app_server_args(port, workers):
     return [
-        sys.executable, "-m", "uvicorn", "pollsite.asgi:application",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers),
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "pollsite.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
         "--no-access-log",  # pollsite.middleware writes the one line per request
-        "--proxy-headers", "--forwarded-allow-ips", "127.0.0.1",
-        "--timeout-graceful-shutdown", "5",
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+        "--timeout-graceful-shutdown",
+        "5",
     ]
 
 

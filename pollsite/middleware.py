@@ -51,6 +51,10 @@ class RequestLogMiddleware:
         response["X-Request-ID"] = request.request_id
         logger.info(
             "request id=%s method=%s path=%s status=%s duration_ms=%.1f",
-            request.request_id, request.method, request.path, response.status_code, duration_ms,
+            request.request_id,
+            request.method,
+            request.path,
+            response.status_code,
+            duration_ms,
         )
         return response

@@ -96,16 +96,18 @@ def exception_handler(exc, context):
             headers["Retry-After"] = str(int(exc.wait) + 1)
         code = DRF_CODES.get(type(exc)) or _code_of(exc)
         if isinstance(exc, exceptions.ValidationError):
-            body = problem(400, code, "The request has invalid fields.",
-                           errors=_validation_errors(exc.detail))
+            body = problem(
+                400, code, "The request has invalid fields.", errors=_validation_errors(exc.detail)
+            )
         else:
             body = problem(exc.status_code, code, exc.detail)
         return _response(body, exc.status_code, headers)
 
     # Anything else is our bug: log it with its traceback, show the client none of it.
     request = context.get("request")
-    logger.exception("unhandled error on %s %s", getattr(request, "method", "?"),
-                     getattr(request, "path", "?"))
+    logger.exception(
+        "unhandled error on %s %s", getattr(request, "method", "?"), getattr(request, "path", "?")
+    )
     return _response(problem(500, "server_error", "Something went wrong on our side."), 500)
 
 
@@ -122,8 +124,9 @@ def _response(body, status, headers=None):
 
 
 def _json_problem(status, code, detail):
-    return JsonResponse(problem(status, code, detail), status=status,
-                        content_type=PROBLEM_CONTENT_TYPE)
+    return JsonResponse(
+        problem(status, code, detail), status=status, content_type=PROBLEM_CONTENT_TYPE
+    )
 
 
 def not_found_view(request, exception=None):
@@ -154,6 +157,7 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Stable snake_case code that clients branch on.")
     errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), required=False,
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
         help_text="Field errors, for 400 validation_error.",
     )

@@ -6,6 +6,7 @@ Production mode (DJANGO_ENV=production) refuses to start without them.
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -94,7 +95,8 @@ def envsecret(name):
 
 SECRET_KEY = envsecret("SECRET_KEY")
 DEBUG = envbool("DEBUG", False)
-ALLOWED_HOSTS = envlist("ALLOWED_HOSTS") or ([] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+DEV_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS") or ([] if PRODUCTION else DEV_HOSTS)
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
@@ -210,6 +212,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# API tokens (django-rest-knox): 256 random bits, stored as a SHA-512 digest, sent as
+# `Authorization: Bearer <token>`, dead at logout or after TOKEN_TTL_HOURS.
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Bearer",
+    "TOKEN_TTL": timedelta(hours=envint("TOKEN_TTL_HOURS", 24, minimum=1)),
+    "AUTO_REFRESH": False,
+}
+
 # --- Internationalization and time ---------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -238,7 +248,7 @@ WHITENOISE_AUTOREFRESH = False
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["pollsite.problems.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["identity.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "DEFAULT_PAGINATION_CLASS": "pollsite.pagination.PageNumberPagination",
     "PAGE_SIZE": envint("API_PAGE_SIZE", 20, minimum=1),
@@ -308,3 +318,26 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
     },
 }
+
+# --- National ID verification -----------------------------------------------------------
+NATIONAL_ID_SCHEME = envchoice("NATIONAL_ID_SCHEME", ("za", "ee", "in", "ke", "ng"), "za")
+# The blind index key (HMAC-SHA256 of the canonical number). Kept apart from SECRET_KEY so
+# either can be rotated alone; the version is stored next to each index value.
+NATIONAL_ID_HMAC_KEY = envsecret("NATIONAL_ID_HMAC_KEY")
+NATIONAL_ID_HMAC_KEY_VERSION = envint("NATIONAL_ID_HMAC_KEY_VERSION", 1, minimum=1)
+VOTING_AGE = envint("VOTING_AGE", 18, minimum=0)
+
+# --- The national registry (identity/registry.py is its only caller) --------------------
+REGISTRY_URL = envstr("REGISTRY_URL", None if PRODUCTION else devstack.embedded_registry_url())
+REGISTRY_ADAPTER = envstr("REGISTRY_ADAPTER", "identity.registry.SignedRegistryAdapter")
+REGISTRY_CLIENT_ID = envstr("REGISTRY_CLIENT_ID", "poll-service")
+REGISTRY_CLIENT_SECRET = envsecret("REGISTRY_CLIENT_SECRET")
+REGISTRY_API_KEY = os.environ.get("REGISTRY_API_KEY", "")
+REGISTRY_CONNECT_TIMEOUT = envfloat("REGISTRY_CONNECT_TIMEOUT", 2.0)
+REGISTRY_READ_TIMEOUT = envfloat("REGISTRY_READ_TIMEOUT", 5.0)
+# One verification never waits longer than this for the registry, retries included.
+REGISTRY_DEADLINE = envfloat("REGISTRY_DEADLINE", REGISTRY_READ_TIMEOUT)
+REGISTRY_RETRIES = envint("REGISTRY_RETRIES", 2, minimum=0)
+REGISTRY_BREAKER_FAIL_MAX = envint("REGISTRY_BREAKER_FAIL_MAX", 5, minimum=1)
+REGISTRY_BREAKER_RESET_SECONDS = envint("REGISTRY_BREAKER_RESET_SECONDS", 30, minimum=1)
+REGISTRY_SIM_DATA = os.environ.get("REGISTRY_SIM_DATA", "")

@@ -1,0 +1,70 @@
+"""The Dockerfile, docker-compose.yml and README configuration table name only variables
+that the settings really read, and the README lists every one of them."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+# Variables read by something other than the settings: the container's own plumbing.
+NOT_SETTINGS = {
+    "PATH",
+    "PYTHONUNBUFFERED",
+    "PYTHONDONTWRITEBYTECODE",
+    "PORT",
+    "WEB_CONCURRENCY",
+    "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+}
+READ_BY_RUNNER = {
+    "PORT",
+    "WEB_CONCURRENCY",
+    "EMBEDDED_PG_PORT",
+    "EMBEDDED_REDIS_PORT",
+    "EMBEDDED_REGISTRY_PORT",
+    "VAR_DIR",
+}
+
+
+def variables_read():
+    names = set()
+    for source in ("pollsite/settings.py", "pollsite/devstack.py"):
+        text = (ROOT / source).read_text()
+        names |= set(re.findall(r'(?:env\w*|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"', text))
+    return names | READ_BY_RUNNER
+
+
+def dockerfile_variables():
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    names = set()
+    for line in text.splitlines():
+        if line.startswith(("ENV ", "RUN ")):
+            names |= set(re.findall(r"\b([A-Z][A-Z0-9_]+)=", line))
+    return names
+
+
+def compose_app_variables():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    names = set()
+    for service in compose["services"].values():
+        if service.get("build"):
+            names |= set(service.get("environment", {}))
+    return names
+
+
+def test_it_sets_only_real_settings_in_the_dockerfile():
+    unknown = dockerfile_variables() - variables_read() - NOT_SETTINGS
+    assert not unknown
+
+
+def test_it_sets_only_real_settings_in_compose():
+    names = compose_app_variables()
+    assert {"DATABASE_URL", "REDIS_URL", "REGISTRY_URL"} <= names
+    assert not names - variables_read()
+
+
+def test_it_lists_every_variable_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    missing = sorted(name for name in variables_read() if f"`{name}`" not in readme)
+    assert not missing
