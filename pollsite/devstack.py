@@ -83,8 +83,8 @@ class Child:
             args,
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
-            user=user,
             env=env,
+            **as_user(user),
             # Own process group: a Ctrl-C reaches the supervisor only, which then stops
             # the children in order (app first, databases last).
             start_new_session=True,
@@ -159,11 +159,25 @@ def _pg_user():
         pwd.getpwnam(PG_USER_WHEN_ROOT)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", PG_USER_WHEN_ROOT],
+            ["useradd", "--system", "--user-group", "--no-create-home", PG_USER_WHEN_ROOT],
             check=True,
             capture_output=True,
         )
     return PG_USER_WHEN_ROOT
+
+
+def as_user(user):
+    """Popen arguments that run a child as `user` with its own group and no others.
+
+    `user=` alone changes only the uid: the child would keep root's groups, and the
+    kernel would then judge root-owned folders by their group bits, not the "other"
+    bits that _grant_traversal sets.
+    """
+    if not user:
+        return {}
+    import pwd
+
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
 def _grant_traversal(path, user):
@@ -210,7 +224,7 @@ def prepare_pgdata(pgdata):
             ],
             check=True,
             capture_output=True,
-            user=user,
+            **as_user(user),
         )
     return user
 
