@@ -330,6 +330,21 @@ def _redis_ready(port):
         return False
 
 
+# --- The registry simulator (identity/simulator.py) ------------------------------------------
+
+
+def start_registry_simulator(port, *, env, log=None):
+    """The development national registry, on 127.0.0.1:port. It prints usable numbers."""
+    if port_in_use(port):
+        raise RuntimeError(
+            f"port {port} is taken; set EMBEDDED_REGISTRY_PORT, or REGISTRY_URL to use that one"
+        )
+    args = [sys.executable, "-m", "identity.simulator", "--host", "127.0.0.1", "--port", str(port)]
+    child = Child("registry", args, env=env, log=log)
+    wait_until(lambda: port_in_use(port), child, "the registry simulator")
+    return child
+
+
 # --- `make run` ----------------------------------------------------------------------------
 
 
@@ -396,7 +411,13 @@ def run():
             env["REDIS_URL"] = embedded_redis_url(port)
             say(f"Redis on {env['REDIS_URL']} (data in var/redis)")
 
+        if not env.get("REGISTRY_URL"):
+            port = embedded_registry_port()
+            children.append(start_registry_simulator(port, env=env))
+            env["REGISTRY_URL"] = embedded_registry_url(port)
+
         _manage("migrate", "--noinput", "-v", "0", env=env)
+        _manage("ensure_admin", env=env)
 
         port = int(env.get("PORT", "8000"))
         workers = int(env.get("WEB_CONCURRENCY", "2"))

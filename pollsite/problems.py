@@ -161,3 +161,35 @@ class ProblemSerializer(serializers.Serializer):
         required=False,
         help_text="Field errors, for 400 validation_error.",
     )
+
+
+def problem_responses(*entries):
+    """OpenAPI responses for problem documents, from (status, code, detail) entries.
+
+    Each status gets one response with an example per code, served as
+    application/problem+json.
+    """
+    from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+
+    by_status = {}
+    for status, code, detail in entries:
+        by_status.setdefault(status, []).append(
+            OpenApiExample(
+                code,
+                value=problem(status, code, detail),
+                status_codes=[status],
+                response_only=True,
+                media_type=PROBLEM_CONTENT_TYPE,
+            )
+        )
+    return {
+        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+            ProblemSerializer,
+            description=", ".join(e.name for e in examples),
+            examples=examples,
+        )
+        for status, examples in by_status.items()
+    }
+
+
+UNAUTHENTICATED = (401, "not_authenticated", "Authentication credentials were not provided.")

@@ -83,13 +83,19 @@ def envsecret(name):
     path = VAR_DIR / "secrets" / name.lower()
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+        # Several processes (workers, the simulator) may start at once. Write a private
+        # temp file, then link it into place: the link either publishes a complete file
+        # or fails because another process already did, so nobody reads a half-written one.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
         try:
-            # O_EXCL: several workers may start at once; the first one writes, the rest read.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(50))
+            os.link(tmp, path)
         except FileExistsError:
             pass
+        finally:
+            tmp.unlink()
     return path.read_text().strip()
 
 
@@ -253,7 +259,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "pollsite.pagination.PageNumberPagination",
     "PAGE_SIZE": envint("API_PAGE_SIZE", 20, minimum=1),
     "EXCEPTION_HANDLER": "pollsite.problems.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "pollsite.schema.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -316,6 +322,9 @@ LOGGING = {
         # repeat every 4xx as a warning. Server errors (with their traceback, for us,
         # never for the client) still come through at ERROR.
         "django.request": {"level": "ERROR"},
+        # httpx logs every registry call at INFO; identity.registry logs the failures.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 
@@ -326,6 +335,15 @@ NATIONAL_ID_SCHEME = envchoice("NATIONAL_ID_SCHEME", ("za", "ee", "in", "ke", "n
 NATIONAL_ID_HMAC_KEY = envsecret("NATIONAL_ID_HMAC_KEY")
 NATIONAL_ID_HMAC_KEY_VERSION = envint("NATIONAL_ID_HMAC_KEY_VERSION", 1, minimum=1)
 VOTING_AGE = envint("VOTING_AGE", 18, minimum=0)
+
+# Attempt limits, counted atomically in Redis (pollsite/ratelimit.py). Verification
+# fails closed when Redis is down; login fails open (an outage must not lock everyone out).
+VERIFY_ATTEMPTS_PER_ACCOUNT = envint("VERIFY_ATTEMPTS_PER_ACCOUNT", 5, minimum=1)
+VERIFY_ATTEMPTS_PER_NATIONAL_ID = envint("VERIFY_ATTEMPTS_PER_NATIONAL_ID", 5, minimum=1)
+VERIFY_WINDOW_SECONDS = envint("VERIFY_WINDOW_SECONDS", 3600, minimum=1)
+LOGIN_ATTEMPTS_PER_USERNAME = envint("LOGIN_ATTEMPTS_PER_USERNAME", 10, minimum=1)
+LOGIN_ATTEMPTS_PER_IP = envint("LOGIN_ATTEMPTS_PER_IP", 100, minimum=1)
+LOGIN_WINDOW_SECONDS = envint("LOGIN_WINDOW_SECONDS", 300, minimum=1)
 
 # --- The national registry (identity/registry.py is its only caller) --------------------
 REGISTRY_URL = envstr("REGISTRY_URL", None if PRODUCTION else devstack.embedded_registry_url())

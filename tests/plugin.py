@@ -7,6 +7,7 @@ outside the project, so `make run`'s var/ is never touched, and both can run at 
 """
 
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pollsite import devstack
+from tests import citizens
 
 _stack = {"children": [], "tmp": None}
 
@@ -41,6 +43,21 @@ def _start_stack():
         os.environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
     os.environ["VAR_DIR"] = str(tmp / "var")
     os.environ["DJANGO_ENV"] = "development"
+    os.environ["NATIONAL_ID_SCHEME"] = citizens.SCHEME
+    os.environ["REGISTRY_CLIENT_SECRET"] = secrets.token_urlsafe(32)
+    os.environ["NATIONAL_ID_HMAC_KEY"] = secrets.token_urlsafe(32)
+    _start_registry(tmp)
+
+
+def _start_registry(tmp):
+    data = tmp / "citizens.csv"
+    citizens.write_csv(data)
+    os.environ["REGISTRY_SIM_DATA"] = str(data)
+    port = devstack.free_port()
+    _stack["children"].append(
+        devstack.start_registry_simulator(port, env=dict(os.environ), log=tmp / "registry.log")
+    )
+    os.environ["REGISTRY_URL"] = devstack.embedded_registry_url(port)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -57,5 +74,5 @@ def pytest_unconfigure(config):
 
 
 def stack_child(name):
-    """The running test server called `name` ("postgres", "redis"), for tests that stop it."""
+    """The running test server called `name` ("postgres", "redis", "registry")."""
     return next(child for child in _stack["children"] if child.name == name)

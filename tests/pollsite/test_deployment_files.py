@@ -29,7 +29,11 @@ READ_BY_RUNNER = {
 
 def variables_read():
     names = set()
-    for source in ("pollsite/settings.py", "pollsite/devstack.py"):
+    for source in (
+        "pollsite/settings.py",
+        "pollsite/devstack.py",
+        "identity/management/commands/ensure_admin.py",
+    ):
         text = (ROOT / source).read_text()
         names |= set(re.findall(r'(?:env\w*|os\.environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"', text))
     return names | READ_BY_RUNNER

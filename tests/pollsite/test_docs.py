@@ -25,3 +25,9 @@ def test_it_serves_swagger_ui_with_local_assets_only(client):
         assert asset.status_code == 200, url
         b"".join(asset.streaming_content) if asset.streaming else asset.content
     assert "http://" not in html and "https://" not in html
+
+
+def test_it_generates_a_valid_schema_without_warnings():
+    from django.core.management import call_command
+
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")

@@ -1,0 +1,185 @@
+"""HTTP API for accounts, tokens and national ID verification (contract: docs/api-contract.md)."""
+
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from identity import services
+from identity.serializers import LoginOutputSerializer, UserSerializer, VerificationSerializer
+from pollsite.problems import UNAUTHENTICATED, problem_responses
+
+THROTTLED = (429, "throttled", "Too many attempts; try again later.")
+
+
+class RegisterApi(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+        password = serializers.CharField(
+            max_length=128, trim_whitespace=False, style={"input_type": "password"}
+        )
+        email = serializers.EmailField(required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        tags=["accounts"],
+        summary="Create an account",
+        request=InputSerializer,
+        responses={
+            201: UserSerializer,
+            **problem_responses(
+                (400, "validation_error", "The request has invalid fields."),
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "sign-up",
+                request_only=True,
+                value={
+                    "username": "alice",
+                    "password": "correct horse battery",
+                    "email": "alice@example.org",
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.user_register(**data.validated_data)
+        return Response(UserSerializer(user).data, status=201)
+
+
+class LoginApi(APIView):
+    # No authenticator: a stale token in the header must not stand in the way of a login.
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    @extend_schema(
+        tags=["accounts"],
+        summary="Log in: get a bearer token",
+        request=InputSerializer,
+        responses={
+            200: LoginOutputSerializer,
+            **problem_responses(
+                (400, "validation_error", "The request has invalid fields."),
+                (401, "invalid_credentials", "Wrong username or password."),
+                THROTTLED,
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "login",
+                request_only=True,
+                value={"username": "alice", "password": "correct horse battery"},
+            )
+        ],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token, secret = services.token_create(
+            client_ip=request.META.get("REMOTE_ADDR", ""), **data.validated_data
+        )
+        body = {"token": secret, "expires_at": token.expiry, "user": token.user}
+        return Response(LoginOutputSerializer(body).data)
+
+
+class LogoutApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["accounts"],
+        summary="Log out: this token dies at once",
+        request=None,
+        responses={204: None, **problem_responses(UNAUTHENTICATED)},
+    )
+    def post(self, request):
+        services.token_revoke(token=request.auth)
+        return Response(status=204)
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["accounts"],
+        summary="The account behind the token",
+        responses={200: UserSerializer, **problem_responses(UNAUTHENTICATED)},
+    )
+    def get(self, request):
+        return Response(UserSerializer(request.user).data)
+
+
+class VerifyApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        national_id = serializers.CharField(
+            max_length=32, help_text="Spaces and dashes are ignored. Never stored in clear."
+        )
+        date_of_birth = serializers.DateField(help_text="YYYY-MM-DD")
+
+    @extend_schema(
+        tags=["identity"],
+        summary="Verify this account with a national ID",
+        description=(
+            "Checks the number locally (format, check digit), then with the national "
+            "registry, which supplies the name. Verifying again with the same number "
+            "answers 200. The 422 body is the same for every kind of mismatch."
+        ),
+        request=InputSerializer,
+        responses={
+            200: VerificationSerializer,
+            **problem_responses(
+                (400, "invalid_national_id", "This is not a valid South African ID number."),
+                (400, "validation_error", "The request has invalid fields."),
+                UNAUTHENTICATED,
+                (
+                    409,
+                    "national_id_in_use",
+                    "This national ID is already bound to another account.",
+                ),
+                (
+                    409,
+                    "account_already_verified",
+                    "This account is already verified with another national ID.",
+                ),
+                (
+                    422,
+                    "verification_failed",
+                    "The national ID and date of birth could not be verified.",
+                ),
+                THROTTLED,
+                (
+                    503,
+                    "registry_unavailable",
+                    "The national registry is not answering; try again shortly.",
+                ),
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "verify",
+                request_only=True,
+                value={"national_id": "800101 5009 087", "date_of_birth": "1980-01-01"},
+            )
+        ],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        identity = services.identity_verify(
+            user=request.user,
+            raw_national_id=data.validated_data["national_id"],
+            date_of_birth=data.validated_data["date_of_birth"],
+        )
+        return Response(VerificationSerializer(VerificationSerializer.of(identity)).data)

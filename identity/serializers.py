@@ -1,0 +1,45 @@
+"""Output shapes of the identity API (the contract's `user` and `verification`)."""
+
+from rest_framework import serializers
+
+from identity.selectors import verification_of
+
+
+class VerificationSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["unverified", "verified"])
+    full_name = serializers.CharField(allow_null=True, help_text="As the registry returned it.")
+    national_id_last4 = serializers.CharField(allow_null=True)
+    verified_at = serializers.DateTimeField(allow_null=True)
+
+    @staticmethod
+    def of(identity):
+        if identity is None:
+            return {
+                "status": "unverified",
+                "full_name": None,
+                "national_id_last4": None,
+                "verified_at": None,
+            }
+        return {
+            "status": "verified",
+            "full_name": identity.full_name,
+            "national_id_last4": identity.national_id_last4,
+            "verified_at": identity.verified_at,
+        }
+
+
+class UserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField(allow_blank=True)
+    is_staff = serializers.BooleanField()
+    verification = serializers.SerializerMethodField()
+
+    def get_verification(self, user) -> VerificationSerializer:
+        return VerificationSerializer(VerificationSerializer.of(verification_of(user))).data
+
+
+class LoginOutputSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as `Authorization: Bearer <token>`.")
+    expires_at = serializers.DateTimeField()
+    user = UserSerializer()

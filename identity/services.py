@@ -1,0 +1,185 @@
+"""Writes for accounts, tokens and national ID verification."""
+
+import logging
+from datetime import date
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from knox.models import AuthToken
+
+from identity import blind_index, national_id, registry
+from identity.models import VoterIdentity
+from pollsite import ratelimit
+from pollsite.problems import Problem
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+
+# One body for every kind of mismatch (unknown number, wrong date of birth, deceased,
+# under age): the endpoint must not become an oracle for the registry's contents.
+def verification_failed():
+    return Problem(
+        "verification_failed",
+        "The national ID and date of birth could not be verified.",
+        status=422,
+    )
+
+
+# --- Accounts and tokens ---------------------------------------------------------------
+
+
+def user_register(*, username: str, password: str, email: str = "") -> User:
+    candidate = User(username=username, email=email)
+    try:
+        validate_password(password, user=candidate)
+    except DjangoValidationError as exc:
+        raise _field_error("password", exc.messages) from None
+    candidate.set_password(password)
+    try:
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError:  # two sign-ups raced for one name; the constraint decided
+        raise _field_error("username", ["A user with that username already exists."]) from None
+    return candidate
+
+
+def token_create(*, username: str, password: str, client_ip: str) -> tuple[AuthToken, str]:
+    """Log in: a new token for valid credentials, or 401 invalid_credentials."""
+    ratelimit.hit(
+        "login-user",
+        username.lower(),
+        limit=settings.LOGIN_ATTEMPTS_PER_USERNAME,
+        window=settings.LOGIN_WINDOW_SECONDS,
+        fail_open=True,
+    )
+    ratelimit.hit(
+        "login-ip",
+        client_ip,
+        limit=settings.LOGIN_ATTEMPTS_PER_IP,
+        window=settings.LOGIN_WINDOW_SECONDS,
+        fail_open=True,
+    )
+    user = authenticate(username=username, password=password)
+    if user is None:
+        raise Problem("invalid_credentials", "Wrong username or password.", status=401)
+    # Authentication never deletes expired tokens (it sits on the vote path); login does.
+    AuthToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
+    return AuthToken.objects.create(user)
+
+
+def token_revoke(*, token: AuthToken) -> None:
+    token.delete()
+
+
+def _field_error(field, messages):
+    return Problem(
+        "validation_error", "The request has invalid fields.", errors={field: list(messages)}
+    )
+
+
+# --- National ID verification ------------------------------------------------------------
+
+
+def identity_verify(*, user: User, raw_national_id: str, date_of_birth: date) -> VoterIdentity:
+    """Verify `user` as the holder of a national ID, against the registry.
+
+    Order matters: the account's attempts are counted first, the number is checked
+    locally (no registry call for a bad one), the number's attempts are counted, and
+    only a number and date of birth that check out can learn that the number is taken.
+    """
+    ratelimit.hit(
+        "verify-account",
+        user.pk,
+        limit=settings.VERIFY_ATTEMPTS_PER_ACCOUNT,
+        window=settings.VERIFY_WINDOW_SECONDS,
+        fail_open=False,
+    )
+    scheme = national_id.get_scheme(settings.NATIONAL_ID_SCHEME)
+    try:
+        number = scheme.validate(raw_national_id)
+    except national_id.InvalidNationalId:
+        raise Problem(
+            "invalid_national_id", f"This is not a valid {scheme.label}.", status=400
+        ) from None
+    key = blind_index.voter_key(number)
+    ratelimit.hit(
+        "verify-number",
+        key.hex(),
+        limit=settings.VERIFY_ATTEMPTS_PER_NATIONAL_ID,
+        window=settings.VERIFY_WINDOW_SECONDS,
+        fail_open=False,
+    )
+
+    existing = VoterIdentity.objects.filter(user=user).first()
+    if existing is not None:
+        return _already_verified(existing, key)
+    if not scheme.matches_birth_date(number, date_of_birth):
+        raise verification_failed()
+    citizen = _lookup(number)
+    _check_eligible(citizen, date_of_birth)
+    return _bind(user=user, key=key, number=number, full_name=citizen.full_name)
+
+
+def _already_verified(existing, key):
+    if bytes(existing.voter_key) == key:
+        return existing  # the same number again: idempotent
+    raise Problem(
+        "account_already_verified",
+        "This account is already verified with another national ID.",
+        status=409,
+    )
+
+
+def _lookup(number):
+    try:
+        return registry.lookup(number)
+    except registry.RegistryUnavailable as exc:
+        raise Problem(
+            "registry_unavailable",
+            "The national registry is not answering; try again shortly.",
+            status=503,
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+
+
+def _check_eligible(citizen, date_of_birth):
+    if citizen is None:
+        raise verification_failed()
+    if citizen.date_of_birth != date_of_birth:
+        raise verification_failed()
+    if citizen.status != "alive":
+        raise verification_failed()
+    if _age_on(citizen.date_of_birth, timezone.localdate()) < settings.VOTING_AGE:
+        raise verification_failed()
+
+
+def _age_on(born: date, today: date) -> int:
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def _bind(*, user, key, number, full_name):
+    """Store the verification; the unique voter_key decides races between accounts."""
+    try:
+        with transaction.atomic():
+            return VoterIdentity.objects.create(
+                user=user,
+                voter_key=key,
+                key_version=blind_index.key_version(),
+                national_id_last4=national_id.last4(number),
+                full_name=full_name,
+                verified_at=timezone.now(),
+            )
+    except IntegrityError:
+        pass
+    # Either another account holds this number, or this account won a race against itself.
+    mine = VoterIdentity.objects.filter(user=user).first()
+    if mine is not None:
+        return _already_verified(mine, key)
+    raise Problem(
+        "national_id_in_use", "This national ID is already bound to another account.", status=409
+    )

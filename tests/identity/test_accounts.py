@@ -1,0 +1,166 @@
+"""Accounts and tokens: register, login, logout, me (identity.services.user_register,
+token_create, token_revoke)."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+from knox.models import AuthToken
+from rest_framework.test import APIClient
+
+from tests import citizens
+
+pytestmark = pytest.mark.django_db
+PASSWORD = "a-long-passphrase-42"
+
+
+def register(api, username, password=PASSWORD, **extra):
+    return api.post(
+        "/api/v1/auth/register",
+        {"username": username, "password": password, **extra},
+        format="json",
+    )
+
+
+def login(api, username, password=PASSWORD):
+    return api.post(
+        "/api/v1/auth/login", {"username": username, "password": password}, format="json"
+    )
+
+
+def test_it_registers_alice(api):
+    response = register(api, "alice", email="alice@example.org")
+    assert response.status_code == 201
+    assert response.json() == {
+        "id": response.json()["id"],
+        "username": "alice",
+        "email": "alice@example.org",
+        "is_staff": False,
+        "verification": {
+            "status": "unverified",
+            "full_name": None,
+            "national_id_last4": None,
+            "verified_at": None,
+        },
+    }
+
+
+def test_it_refuses_a_taken_username(api):
+    register(api, "alice")
+    response = register(api, "alice")
+    assert response.status_code == 400
+    assert response.json()["code"] == "validation_error"
+    assert "username" in response.json()["errors"]
+
+
+@pytest.mark.parametrize("weak", ["short", "password123", "12345678901"])
+def test_it_refuses_a_weak_password(api, weak):
+    response = register(api, "alice", password=weak)
+    assert response.status_code == 400
+    assert "password" in response.json()["errors"]
+
+
+def test_it_ignores_attempts_to_register_as_staff(api):
+    response = register(api, "mallory", is_staff=True, is_superuser=True)
+    assert response.status_code == 201
+    assert not get_user_model().objects.get(username="mallory").is_staff
+
+
+def test_it_logs_alice_in_with_an_expiring_token(api):
+    register(api, "alice")
+    response = login(api, "alice")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["user"]["username"] == "alice"
+    assert len(body["token"]) == 64  # 256 random bits, hex
+    expires = timezone.datetime.fromisoformat(body["expires_at"])
+    assert timedelta(hours=23) < expires - timezone.now() <= timedelta(hours=24)
+
+
+def test_it_stores_tokens_hashed(api):
+    register(api, "alice")
+    token = login(api, "alice").json()["token"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT token_key, digest FROM knox_authtoken")
+        key, digest = cursor.fetchone()
+    assert token.startswith(key) and token not in digest and len(digest) == 128
+
+
+def test_it_refuses_a_wrong_password(api):
+    register(api, "alice")
+    response = login(api, "alice", password="not-her-password")
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_credentials"
+
+
+def test_it_throttles_login_attempts(api, settings):
+    settings.LOGIN_ATTEMPTS_PER_USERNAME = 3
+    register(api, "alice")
+    codes = [login(api, "alice", password="guess").status_code for _ in range(3)]
+    assert codes == [401, 401, 401]
+    response = login(api, "alice")  # even the right password waits out the window
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+    assert int(response["Retry-After"]) > 0
+
+
+def test_it_walks_alice_from_sign_up_to_verified(api):
+    alice = citizens.CITIZENS["alice"]
+    assert register(api, "alice").status_code == 201
+    token = login(api, "alice").json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert api.get("/api/v1/auth/me").json()["verification"]["status"] == "unverified"
+    response = api.post(
+        "/api/v1/identity/verify",
+        {"national_id": alice.national_id, "date_of_birth": alice.date_of_birth.isoformat()},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    me = api.get("/api/v1/auth/me").json()
+    assert me["verification"]["status"] == "verified"
+    assert me["verification"]["full_name"] == "Alice Tester"  # the registry's name
+    assert me["verification"]["national_id_last4"] == alice.national_id[-4:]
+
+
+def test_it_kills_the_token_at_logout(auth_api):
+    alice = auth_api("alice")
+    assert alice.get("/api/v1/auth/me").status_code == 200
+    assert alice.post("/api/v1/auth/logout").status_code == 204
+    response = alice.get("/api/v1/auth/me")
+    assert response.status_code == 401
+    assert alice.post("/api/v1/auth/logout").status_code == 401
+
+
+def test_it_refuses_an_expired_token(auth_api):
+    alice = auth_api("alice")
+    AuthToken.objects.filter(user=alice.user).update(expiry=timezone.now() - timedelta(seconds=1))
+    assert alice.get("/api/v1/auth/me").status_code == 401
+
+
+def test_it_refuses_a_tampered_token(auth_api):
+    alice = auth_api("alice")
+    token = alice._credentials["HTTP_AUTHORIZATION"].split()[1]
+    for forged in (
+        token[:-2] + "00" if not token.endswith("00") else token[:-2] + "11",
+        token[:15] + "0" * 49,
+        token + "ff",
+        "x" * 64,
+    ):
+        tampered = APIClient()
+        tampered.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
+        assert tampered.get("/api/v1/auth/me").status_code == 401, forged
+
+
+def test_it_never_takes_a_token_from_the_url(auth_api, api):
+    alice = auth_api("alice")
+    token = alice._credentials["HTTP_AUTHORIZATION"].split()[1]
+    assert api.get(f"/api/v1/auth/me?token={token}").status_code == 401
+
+
+def test_it_authenticates_with_one_query(auth_api, django_assert_num_queries):
+    """The bearer lookup sits on the vote path: one indexed SELECT, no writes."""
+    alice = auth_api("alice")
+    with django_assert_num_queries(2):  # the token (with its user), then the verification
+        assert alice.get("/api/v1/auth/me").status_code == 200
