@@ -27,9 +27,11 @@ class BearerTokenAuthentication(TokenAuthentication):
         except (UnicodeDecodeError, TypeError, binascii.Error, ValueError):
             raise invalid from None
         # knox_authtoken.token_key is indexed; a key prefix matches one row in practice.
+        # The voter identity rides along (LEFT JOIN): the vote path needs its voter_key,
+        # and this way gets it without a query of its own.
         candidates = (
             get_token_model()
-            .objects.select_related("user")
+            .objects.select_related("user", "user__voter_identity")
             .filter(token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH])
         )
         now = timezone.now()

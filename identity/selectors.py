@@ -4,4 +4,8 @@ from identity.models import VoterIdentity
 
 
 def verification_of(user) -> VoterIdentity | None:
-    return VoterIdentity.objects.filter(user=user).first()
+    # BearerTokenAuthentication already loaded it with the user; no query then.
+    try:
+        return user.voter_identity
+    except VoterIdentity.DoesNotExist:
+        return None

@@ -1,0 +1,242 @@
+"""Polls, options, votes and the tally counters.
+
+PostgreSQL guarantees the rules here, not Python:
+- one vote per voter key per poll: UNIQUE (poll_id, voter_key) on polls_vote;
+- a vote names an option of its poll, and the poll is open by the database's clock:
+  BEFORE INSERT trigger polls_vote_check (sql/polls_vote_check.sql);
+- votes are append-only, options freeze once a poll has votes or is closed, and a poll
+  with votes cannot be deleted: the pgtrigger triggers declared below;
+- the counters always equal the ballots: AFTER INSERT trigger polls_vote_count
+  (sql/polls_vote_count.sql) keeps polls_optiontally, in the vote's own transaction.
+
+Custom errors carry their own SQLSTATE (class "PV"); pollsite/problems.py maps them to the
+contract's codes.
+"""
+
+import pgtrigger
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Now
+
+
+class SQLState:
+    INVALID_OPTION = "PV001"
+    POLL_NOT_OPEN = "PV002"
+    POLL_LOCKED = "PV003"
+    VOTE_IMMUTABLE = "PV004"
+    POLL_NOT_FOUND = "PV005"
+    POLL_DRAFT = "PV006"
+
+
+# Staff changes that race a vote: these triggers take SHARE ROW EXCLUSIVE on polls_vote
+# first. That waits for in-flight vote inserts to commit and holds new ones back until
+# the change commits, so "has votes" is true at commit time, not just at check time. It
+# is taken only on staff writes, which are rare; votes never take it.
+LOCK_VOTES = "LOCK TABLE polls_vote IN SHARE ROW EXCLUSIVE MODE;"
+
+
+def _raise(message, sqlstate):
+    return f"RAISE EXCEPTION '{message}' USING ERRCODE = '{sqlstate}';"
+
+
+class ResultsVisibility(models.TextChoices):
+    LIVE = "live"
+    AFTER_CLOSE = "after_close"
+
+
+class Poll(models.Model):
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(db_default=Now())
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    opens_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    published_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty while the poll is a draft."
+    )
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="Set by an early close.")
+    results_visibility = models.CharField(
+        max_length=16, choices=ResultsVisibility.choices, default=ResultsVisibility.LIVE
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes_at__gt=models.F("opens_at")),
+                name="polls_poll_closes_after_opening",
+            ),
+        ]
+        indexes = [
+            # poll_list_visible_to: the public list is published polls, newest first.
+            models.Index(
+                fields=["-id"],
+                name="polls_poll_published_idx",
+                condition=models.Q(published_at__isnull=False),
+            ),
+        ]
+        triggers = [
+            pgtrigger.Trigger(
+                name="poll_locked_once_voted",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Delete | pgtrigger.Update,
+                # An early close (closed_at) and nothing else may change once votes exist.
+                func=LOCK_VOTES  # noqa: S608 - constant SQL
+                + """
+                    IF EXISTS (SELECT 1 FROM polls_vote WHERE poll_id = OLD.id) AND (
+                        TG_OP = 'DELETE'
+                        OR (NEW.title, NEW.description, NEW.opens_at, NEW.closes_at,
+                            NEW.published_at, NEW.results_visibility)
+                           IS DISTINCT FROM
+                           (OLD.title, OLD.description, OLD.opens_at, OLD.closes_at,
+                            OLD.published_at, OLD.results_visibility)
+                    ) THEN
+                        """
+                + _raise("this poll has votes", SQLState.POLL_LOCKED)
+                + """
+                    END IF;
+                    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+                    RETURN NEW;
+                """,
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Option(models.Model):
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="options")
+    label = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["poll", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "label"], name="polls_option_unique_label"),
+            # Also the index behind "options of a poll, in order" (poll_options).
+            models.UniqueConstraint(
+                fields=["poll", "position"], name="polls_option_unique_position"
+            ),
+        ]
+        triggers = [
+            pgtrigger.Trigger(
+                name="option_frozen_once_voted_or_closed",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                # Deleting is refused only with votes: a closed poll without any may go.
+                func=LOCK_VOTES  # noqa: S608 - constant SQL
+                + """
+                    IF EXISTS (SELECT 1 FROM polls_vote
+                               WHERE poll_id = COALESCE(NEW.poll_id, OLD.poll_id))
+                       OR (TG_OP <> 'DELETE' AND EXISTS (
+                              SELECT 1 FROM polls_poll
+                              WHERE id = NEW.poll_id
+                                AND (closed_at IS NOT NULL OR closes_at <= now()))) THEN
+                        """
+                + _raise("the options of this poll are frozen", SQLState.POLL_LOCKED)
+                + """
+                    END IF;
+                    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+                    RETURN NEW;
+                """,
+            ),
+        ]
+
+    def __str__(self):
+        return self.label
+
+
+class Vote(models.Model):
+    """One ballot. No foreign key constraints, on purpose: a FK check takes a KEY SHARE
+    lock on the poll and option rows, and every vote of a busy poll would queue on those
+    same rows. polls_vote_check validates both instead, and the triggers above make sure
+    neither disappears while votes point at it."""
+
+    poll = models.ForeignKey(
+        Poll, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    option = models.ForeignKey(
+        Option, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    voter_key = models.BinaryField(max_length=32, help_text="identity.VoterIdentity.voter_key")
+    receipt = models.CharField(max_length=32, help_text="144 random bits.")
+    cast_at = models.DateTimeField(
+        db_default=Now(), help_text="The vote transaction's time (set by the trigger)."
+    )
+
+    class Meta:
+        constraints = [
+            # One national ID, one vote per poll. Also the index behind vote_of (votes/me).
+            models.UniqueConstraint(fields=["poll", "voter_key"], name="polls_vote_one_per_voter"),
+            # The index behind vote_by_receipt. A constraint, not unique=True: on a
+            # CharField that would add a second (varchar_pattern_ops) index, written on
+            # every vote and never read.
+            models.UniqueConstraint(fields=["receipt"], name="polls_vote_unique_receipt"),
+        ]
+        triggers = [
+            pgtrigger.Trigger(
+                name="vote_append_only",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                func=_raise("votes are append-only", SQLState.VOTE_IMMUTABLE),
+            ),
+        ]
+
+    def __str__(self):
+        return f"vote #{self.pk} in poll {self.poll_id}"
+
+
+class OptionTally(models.Model):
+    """Sharded vote counters, written only by the polls_vote_count trigger.
+
+    A single row per option would serialize every vote for a popular option on one row
+    lock; the trigger spreads them over TALLY_SHARDS rows picked from the voter key.
+    """
+
+    pk = models.CompositePrimaryKey("poll_id", "option_id", "shard")
+    poll = models.ForeignKey(
+        Poll, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    option = models.ForeignKey(
+        Option, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    shard = models.SmallIntegerField()
+    votes = models.BigIntegerField()
+
+    class Meta:
+        triggers = [
+            pgtrigger.Trigger(
+                name="tally_written_by_votes_only",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                # WHEN sees the depth of the statement that fires it: 0 for a statement
+                # aimed straight at this table, 1 for polls_vote_count's upsert, where the
+                # condition is false and no function is called at all, so the vote path
+                # pays nothing for the guard.
+                condition=pgtrigger.Condition("pg_trigger_depth() < 1"),
+                func=_raise("counters change only through votes", SQLState.VOTE_IMMUTABLE),
+            ),
+        ]
+
+    def __str__(self):
+        return f"option {self.option_id} shard {self.shard}: {self.votes}"
+
+
+class IdempotencyKey(models.Model):
+    """A vote request's Idempotency-Key, stored in the vote's own transaction."""
+
+    pk = models.CompositePrimaryKey("user_id", "key")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    receipt = models.CharField(max_length=32)
+    created_at = models.DateTimeField(db_default=Now())
+
+    def __str__(self):
+        return f"key of user {self.user_id}"

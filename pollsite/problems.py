@@ -5,6 +5,7 @@ import logging
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, renderers, serializers
 from rest_framework.response import Response
@@ -47,6 +48,48 @@ DRF_CODES = {
 }
 
 
+# --- Database errors -------------------------------------------------------------------
+# The one place where the database's refusals become the API's error codes: custom
+# SQLSTATEs raised by the triggers (polls/models.py, sql/), and named constraints.
+SQLSTATE_PROBLEMS = {
+    "PV001": (400, "invalid_option", "This option does not belong to this poll."),
+    "PV002": (409, "poll_not_open", "This poll is not open for voting."),
+    "PV003": (409, "poll_locked", "This poll has votes or is closed; it cannot change."),
+    "PV004": (409, "vote_immutable", "Votes cannot be changed or deleted."),
+    "PV005": (404, "not_found", "Not found."),
+    "PV006": (404, "not_found", "Not found."),  # a draft is invisible to voters
+}
+CONSTRAINT_PROBLEMS = {
+    "polls_vote_one_per_voter": (
+        409,
+        "already_voted",
+        "This national ID has already voted in this poll.",
+    ),
+}
+UNIQUE_VIOLATION = "23505"
+
+
+def sqlstate_of(exc):
+    cause = exc.__cause__ or exc
+    return getattr(cause, "pgcode", None)
+
+
+def constraint_of(exc):
+    diag = getattr(exc.__cause__ or exc, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def problem_from_database_error(exc):
+    """The contract's Problem for a known database refusal, else None."""
+    known = SQLSTATE_PROBLEMS.get(sqlstate_of(exc))
+    if known is None and sqlstate_of(exc) == UNIQUE_VIOLATION:
+        known = CONSTRAINT_PROBLEMS.get(constraint_of(exc))
+    if known is None:
+        return None
+    status, code, detail = known
+    return Problem(code, detail, status=status)
+
+
 def problem(status, code, detail, *, errors=None):
     body = {
         "type": f"urn:polls:problem:{code}",
@@ -83,6 +126,9 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+
+    if isinstance(exc, DatabaseError):
+        exc = problem_from_database_error(exc) or exc
 
     if isinstance(exc, Problem):
         body = problem(exc.status_code, exc.code, exc.detail, errors=exc.errors)

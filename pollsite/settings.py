@@ -208,7 +208,7 @@ CACHEOPS_REDIS = (
 )
 CACHEOPS_DEGRADE_ON_FAILURE = True
 CACHEOPS_DEFAULTS = {"timeout": envint("CACHEOPS_TIMEOUT", 60 * 60, minimum=1)}
-CACHEOPS = {}
+
 
 # --- Auth ----------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -359,3 +359,11 @@ REGISTRY_RETRIES = envint("REGISTRY_RETRIES", 2, minimum=0)
 REGISTRY_BREAKER_FAIL_MAX = envint("REGISTRY_BREAKER_FAIL_MAX", 5, minimum=1)
 REGISTRY_BREAKER_RESET_SECONDS = envint("REGISTRY_BREAKER_RESET_SECONDS", 30, minimum=1)
 REGISTRY_SIM_DATA = os.environ.get("REGISTRY_SIM_DATA", "")
+
+# --- Polls ------------------------------------------------------------------------------
+CACHEOPS = {
+    # Cached explicitly in selectors (.cache() / cached_as), never implicitly.
+    "polls.poll": {"ops": ()},
+    "polls.option": {"ops": ()},
+    "polls.optiontally": {"ops": ()},
+}

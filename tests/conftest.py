@@ -2,11 +2,17 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.servers.basehttp import WSGIServer
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from identity import registry
 from tests import registry_sim
+
+# The live test server (pytest-django's live_server) listens with Django's backlog of
+# 10: a burst of concurrent clients overflows it and sees connection resets.
+# A real server's backlog is in the hundreds; give the test server one too.
+WSGIServer.request_queue_size = 512
 
 
 @pytest.fixture(autouse=True)

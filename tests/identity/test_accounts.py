@@ -162,5 +162,5 @@ def test_it_never_takes_a_token_from_the_url(auth_api, api):
 def test_it_authenticates_with_one_query(auth_api, django_assert_num_queries):
     """The bearer lookup sits on the vote path: one indexed SELECT, no writes."""
     alice = auth_api("alice")
-    with django_assert_num_queries(2):  # the token (with its user), then the verification
+    with django_assert_num_queries(1):  # the token, with its user and verification
         assert alice.get("/api/v1/auth/me").status_code == 200

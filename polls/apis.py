@@ -1,0 +1,344 @@
+"""HTTP API for polls, options and votes (contract: docs/api-contract.md)."""
+
+import re
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from polls import selectors, services
+from polls.permissions import IsStaff, IsStaffOrReadOnly
+from polls.serializers import (
+    MyVoteSerializer,
+    OptionSerializer,
+    PollSerializer,
+    ReceiptCheckSerializer,
+    VoteReceiptSerializer,
+)
+from pollsite.pagination import PageNumberPagination
+from pollsite.problems import UNAUTHENTICATED, Problem, problem_responses
+
+NOT_FOUND = (404, "not_found", "Not found.")
+FORBIDDEN = (403, "permission_denied", "You do not have permission to perform this action.")
+INVALID = (400, "validation_error", "The request has invalid fields.")
+LOCKED = (409, "poll_locked", "This poll has votes or is closed; it cannot change.")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def poll_response(poll, status=200):
+    totals = selectors.poll_totals([poll.pk])
+    return Response(PollSerializer(poll, context={"totals": totals}).data, status=status)
+
+
+class OptionInputSerializer(serializers.Serializer):
+    label = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class PollListApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=selectors.STATUSES, required=False)
+
+    class InputSerializer(serializers.Serializer):
+        title = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+        opens_at = serializers.DateTimeField(
+            required=False, default=None, help_text="Defaults to now."
+        )
+        closes_at = serializers.DateTimeField()
+        publish = serializers.BooleanField(
+            required=False, default=True, help_text="False keeps the poll a staff-only draft."
+        )
+        results_visibility = serializers.ChoiceField(
+            choices=["live", "after_close"], required=False, default="live"
+        )
+        options = OptionInputSerializer(many=True, min_length=2, max_length=100)
+
+        def validate_options(self, options):
+            labels = [o["label"].strip().casefold() for o in options]
+            if len(set(labels)) != len(labels):
+                raise serializers.ValidationError("Option labels must be distinct.")
+            return options
+
+        def validate(self, data):
+            opens_at = data["opens_at"] or timezone.now()
+            if data["closes_at"] <= opens_at:
+                raise serializers.ValidationError({"closes_at": "Must be after opens_at."})
+            if data["closes_at"] <= timezone.now():
+                raise serializers.ValidationError({"closes_at": "Must be in the future."})
+            return data
+
+    @extend_schema(
+        tags=["polls"],
+        summary="List polls",
+        operation_id="v1_polls_list",
+        parameters=[FilterSerializer],
+        description="Staff also see drafts. Newest first.",
+        responses={200: PollSerializer(many=True), **problem_responses(INVALID)},
+    )
+    def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        polls = selectors.poll_list_visible_to(request.user, **filters.validated_data)
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(polls, request, view=self)
+        totals = selectors.poll_totals(p.pk for p in page)
+        return paginator.get_paginated_response(
+            PollSerializer(page, many=True, context={"totals": totals}).data
+        )
+
+    @extend_schema(
+        tags=["polls"],
+        summary="Create a poll (staff)",
+        request=InputSerializer,
+        responses={201: PollSerializer, **problem_responses(INVALID, UNAUTHENTICATED, FORBIDDEN)},
+        examples=[
+            OpenApiExample(
+                "create",
+                request_only=True,
+                value={
+                    "title": "Board election 2027",
+                    "closes_at": "2027-01-31T18:00:00Z",
+                    "options": [{"label": "Ada"}, {"label": "Grace"}],
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        poll = services.poll_create(created_by=request.user, **data.validated_data)
+        return poll_response(selectors.access_poll_by_user(poll.pk, request.user), status=201)
+
+
+class PollDetailApi(APIView):
+    permission_classes = [IsStaffOrReadOnly]
+
+    class InputSerializer(serializers.Serializer):
+        title = serializers.CharField(max_length=200, required=False)
+        description = serializers.CharField(required=False, allow_blank=True)
+        opens_at = serializers.DateTimeField(required=False)
+        closes_at = serializers.DateTimeField(required=False)
+        results_visibility = serializers.ChoiceField(
+            choices=["live", "after_close"], required=False
+        )
+
+    @extend_schema(
+        tags=["polls"],
+        summary="A poll",
+        responses={200: PollSerializer, **problem_responses(NOT_FOUND)},
+    )
+    def get(self, request, poll_id):
+        return poll_response(selectors.access_poll_by_user(poll_id, request.user))
+
+    @extend_schema(
+        tags=["polls"],
+        summary="Change a poll (staff)",
+        request=InputSerializer,
+        description="Refused with 409 poll_locked once the poll has votes or is closed.",
+        responses={
+            200: PollSerializer,
+            **problem_responses(INVALID, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, LOCKED),
+        },
+    )
+    def patch(self, request, poll_id):
+        poll = selectors.access_poll_by_user(poll_id, request.user)
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        changes = data.validated_data
+        if changes.get("closes_at", poll.closes_at) <= changes.get("opens_at", poll.opens_at):
+            raise Problem(
+                "validation_error",
+                "The request has invalid fields.",
+                errors={"closes_at": ["Must be after opens_at."]},
+            )
+        if "closes_at" in changes and changes["closes_at"] <= timezone.now():
+            raise Problem(
+                "validation_error",
+                "The request has invalid fields.",
+                errors={"closes_at": ["Must be in the future."]},
+            )
+        return poll_response(services.poll_update(poll=poll, **changes))
+
+    @extend_schema(
+        tags=["polls"],
+        summary="Delete a poll (staff)",
+        responses={
+            204: None,
+            **problem_responses(
+                UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, (409, "poll_locked", "This poll has votes.")
+            ),
+        },
+    )
+    def delete(self, request, poll_id):
+        services.poll_delete(poll=selectors.access_poll_by_user(poll_id, request.user))
+        return Response(status=204)
+
+
+class OptionCreateApi(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        tags=["polls"],
+        summary="Add an option (staff)",
+        request=OptionInputSerializer,
+        responses={
+            201: OptionSerializer,
+            **problem_responses(INVALID, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, LOCKED),
+        },
+    )
+    def post(self, request, poll_id):
+        poll = selectors.access_poll_by_user(poll_id, request.user)
+        data = OptionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        option = services.option_add(poll=poll, **data.validated_data)
+        return Response(OptionSerializer(option).data, status=201)
+
+
+class PollPublishApi(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        tags=["polls"],
+        summary="Publish a draft (staff)",
+        request=None,
+        responses={
+            200: PollSerializer,
+            **problem_responses(
+                UNAUTHENTICATED,
+                FORBIDDEN,
+                NOT_FOUND,
+                (409, "poll_already_published", "This poll is already published."),
+            ),
+        },
+    )
+    def post(self, request, poll_id):
+        poll = selectors.access_poll_by_user(poll_id, request.user)
+        return poll_response(services.poll_publish(poll=poll))
+
+
+class PollCloseApi(APIView):
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        tags=["polls"],
+        summary="Close a poll now (staff)",
+        request=None,
+        responses={
+            200: PollSerializer,
+            **problem_responses(
+                UNAUTHENTICATED,
+                FORBIDDEN,
+                NOT_FOUND,
+                (409, "poll_already_closed", "This poll is already closed."),
+                (409, "poll_not_published", "A draft cannot be closed; delete it."),
+            ),
+        },
+    )
+    def post(self, request, poll_id):
+        poll = selectors.access_poll_by_user(poll_id, request.user)
+        return poll_response(services.poll_close(poll=poll))
+
+
+class VoteCastApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        option_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+
+    @extend_schema(
+        tags=["votes"],
+        summary="Vote",
+        description=(
+            "One vote per national ID per poll, from any account; the database decides. "
+            "With an `Idempotency-Key`, a retry with the same body replays the first answer."
+        ),
+        request=InputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                description="At most 255 printable ASCII characters.",
+            )
+        ],
+        responses={
+            201: VoteReceiptSerializer,
+            **problem_responses(
+                INVALID,
+                (400, "invalid_option", "This option does not belong to this poll."),
+                UNAUTHENTICATED,
+                (403, "not_verified", "Verify your national ID before voting."),
+                NOT_FOUND,
+                (409, "poll_not_open", "This poll is not open for voting."),
+                (409, "already_voted", "This national ID has already voted in this poll."),
+                (
+                    422,
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used for a different request.",
+                ),
+            ),
+        },
+        examples=[OpenApiExample("vote", request_only=True, value={"option_id": 1})],
+    )
+    def post(self, request, poll_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not IDEMPOTENCY_KEY.match(key):
+            raise Problem(
+                "validation_error",
+                "The request has invalid fields.",
+                errors={"Idempotency-Key": ["1 to 255 printable ASCII characters."]},
+            )
+        receipt = services.vote_cast(
+            voter=request.user, poll_id=poll_id, idempotency_key=key, **data.validated_data
+        )
+        return Response(VoteReceiptSerializer(receipt).data, status=201)
+
+
+class MyVoteApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["votes"],
+        summary="My vote in this poll",
+        responses={
+            200: MyVoteSerializer,
+            **problem_responses(
+                UNAUTHENTICATED, NOT_FOUND, (404, "not_voted", "You have not voted in this poll.")
+            ),
+        },
+    )
+    def get(self, request, poll_id):
+        poll = selectors.access_poll_by_user(poll_id, request.user)
+        vote = selectors.vote_of(poll, request.user)
+        if vote is None:
+            raise Problem("not_voted", "You have not voted in this poll.", status=404)
+        return Response(MyVoteSerializer(vote).data)
+
+
+class ReceiptCheckApi(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["votes"],
+        summary="Check that a receipt's vote was counted",
+        description="Reveals neither the voter nor the option.",
+        responses={200: ReceiptCheckSerializer, **problem_responses(NOT_FOUND)},
+    )
+    def get(self, request, receipt):
+        vote = selectors.vote_by_receipt(receipt)
+        if vote is None:
+            raise Problem("not_found", "Not found.", status=404)
+        return Response(
+            ReceiptCheckSerializer(
+                {"poll_id": vote.poll_id, "cast_at": vote.cast_at, "counted": True}
+            ).data
+        )

@@ -1,0 +1,15 @@
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+
+class IsStaffOrReadOnly(BasePermission):
+    """The request is a read, or comes from a staff user."""
+
+    def has_permission(self, request, view):
+        return request.method in SAFE_METHODS or bool(request.user and request.user.is_staff)
+
+
+class IsStaff(BasePermission):
+    """The request comes from a staff user."""
+
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.is_staff)

@@ -1,0 +1,197 @@
+"""Writes for polls, options and votes. The database enforces the rules (see
+polls/models.py); these functions shape requests into single statements and turn the
+database's refusals into the contract's errors (pollsite/problems.py)."""
+
+import hashlib
+import secrets
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from polls.models import IdempotencyKey, Option, Poll, SQLState, Vote
+from polls.selectors import poll_status
+from pollsite.problems import Problem, problem_from_database_error, sqlstate_of
+
+# --- Polls and options -------------------------------------------------------------------
+
+
+@transaction.atomic
+def poll_create(
+    *,
+    created_by,
+    title,
+    closes_at,
+    options,
+    description="",
+    opens_at=None,
+    publish=True,
+    results_visibility="live",
+) -> Poll:
+    now = timezone.now()
+    poll = Poll.objects.create(
+        title=title,
+        description=description,
+        created_by=created_by,
+        opens_at=opens_at or now,
+        closes_at=closes_at,
+        published_at=now if publish else None,
+        results_visibility=results_visibility,
+    )
+    Option.objects.bulk_create(
+        Option(poll=poll, position=i, label=o["label"], description=o.get("description", ""))
+        for i, o in enumerate(options)
+    )
+    return poll
+
+
+# Writes the triggers may refuse run in their own atomic block, so a refusal rolls back
+# just this write (a savepoint, when a caller's transaction is open) and nothing after it
+# runs in a broken transaction.
+
+
+def poll_update(*, poll, **changes) -> Poll:
+    _refuse_if_closed(poll)
+    for field, value in changes.items():
+        setattr(poll, field, value)
+    with transaction.atomic():
+        poll.save(update_fields=list(changes))  # poll_locked_once_voted refuses with votes
+    return poll
+
+
+def poll_delete(*, poll) -> None:
+    with transaction.atomic():
+        poll.delete()  # poll_locked_once_voted / option_frozen_once_voted_or_closed decide
+
+
+def option_add(*, poll, label, description="") -> Option:
+    _refuse_if_closed(poll)
+    position = (poll.options.aggregate(last=Max("position"))["last"] or 0) + 1
+    try:
+        with transaction.atomic():
+            return Option.objects.create(
+                poll=poll, label=label, description=description, position=position
+            )
+    except IntegrityError as exc:
+        if problem_from_database_error(exc):
+            raise
+        raise Problem(
+            "validation_error",
+            "The request has invalid fields.",
+            errors={"label": ["This poll already has an option with this label."]},
+        ) from None
+
+
+def poll_publish(*, poll) -> Poll:
+    if poll.published_at is not None:
+        raise Problem("poll_already_published", "This poll is already published.", status=409)
+    poll.published_at = timezone.now()
+    poll.save(update_fields=["published_at"])
+    return poll
+
+
+def poll_close(*, poll) -> Poll:
+    status = poll_status(poll)
+    if status == "draft":
+        raise Problem("poll_not_published", "A draft cannot be closed; delete it.", status=409)
+    if status == "closed":
+        raise Problem("poll_already_closed", "This poll is already closed.", status=409)
+    poll.closed_at = timezone.now()
+    poll.save(update_fields=["closed_at"])
+    return poll
+
+
+def _refuse_if_closed(poll):
+    if poll_status(poll) == "closed":
+        raise Problem("poll_locked", "This poll is closed; it cannot change.", status=409)
+
+
+# --- Votes ---------------------------------------------------------------------------------
+
+# The statement the vote path sends: one INSERT; polls_vote_check and the constraints
+# decide, polls_vote_count counts. bench/ replays this very statement.
+INSERT_VOTE = """
+    INSERT INTO polls_vote (poll_id, option_id, voter_key, receipt)
+    VALUES (%s, %s, %s, %s)
+    RETURNING cast_at
+"""
+# With an Idempotency-Key, the key rides in the same statement, so it is stored in the
+# vote's transaction by construction. A key already taken (or being taken by a
+# concurrent request, which this one then waits for) raises a unique violation on
+# polls_idempotencykey_pkey, and the vote is rolled back with it.
+INSERT_VOTE_WITH_KEY = """
+    WITH vote AS (
+        INSERT INTO polls_vote (poll_id, option_id, voter_key, receipt)
+        VALUES (%s, %s, %s, %s)
+        RETURNING receipt, cast_at
+    ), idempotency_key AS (
+        INSERT INTO polls_idempotencykey (user_id, key, request_hash, receipt)
+        SELECT %s, %s, %s, receipt FROM vote
+    )
+    SELECT cast_at FROM vote
+"""
+
+
+@dataclass(frozen=True)
+class VoteReceipt:
+    receipt: str
+    poll_id: int
+    cast_at: datetime
+
+
+def vote_cast(*, voter, poll_id, option_id, idempotency_key=None) -> VoteReceipt:
+    """Cast `voter`'s vote: one statement, the database decides (no check-then-insert)."""
+    identity = getattr(voter, "voter_identity", None)
+    if identity is None:
+        raise Problem("not_verified", "Verify your national ID before voting.", status=403)
+    receipt = secrets.token_urlsafe(18)  # 144 random bits
+    vote = [poll_id, option_id, bytes(identity.voter_key), receipt]
+    request_hash = hashlib.sha256(f"{poll_id}:{option_id}".encode()).hexdigest()
+    try:
+        # Outside a transaction the statement is its own (no BEGIN/COMMIT round trips);
+        # inside a caller's, a savepoint keeps a refusal from poisoning it.
+        with _savepoint_if_in_transaction(), connection.cursor() as cursor:
+            if idempotency_key is None:
+                cursor.execute(INSERT_VOTE, vote)
+            else:
+                cursor.execute(
+                    INSERT_VOTE_WITH_KEY, [*vote, voter.pk, idempotency_key, request_hash]
+                )
+            cast_at = cursor.fetchone()[0]
+    except IntegrityError as exc:
+        if idempotency_key is not None:
+            return _replay(voter, idempotency_key, request_hash, refused=exc)
+        raise
+    except DatabaseError as exc:
+        if sqlstate_of(exc) == SQLState.POLL_DRAFT and voter.is_staff:
+            raise Problem("poll_not_open", "This poll is a draft.", status=409) from None
+        raise
+    transaction.on_commit(partial(results_changed, poll_id))
+    return VoteReceipt(receipt, poll_id, cast_at)
+
+
+def _savepoint_if_in_transaction():
+    return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
+
+def _replay(voter, key, request_hash, *, refused):
+    """The answer to a retried request: the first one's, if this key made it."""
+    stored = IdempotencyKey.objects.filter(user=voter, key=key).first()
+    if stored is None:
+        raise refused  # no earlier request with this key: the refusal stands
+    if stored.request_hash != request_hash:
+        raise Problem(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used for a different request.",
+            status=422,
+        )
+    vote = Vote.objects.get(receipt=stored.receipt)
+    return VoteReceipt(vote.receipt, vote.poll_id, vote.cast_at)
+
+
+def results_changed(poll_id):
+    """After a vote commits: nothing reads the counters through a cache yet."""

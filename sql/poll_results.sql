@@ -1,0 +1,19 @@
+-- poll_results: the live tally, one row per option, read from the counters.
+--
+-- Guarantees: votes is the sum of the option's counter rows, which equals the number of
+-- ballots for that option (see tally_audit); an option without votes shows 0. Cheap:
+-- it never counts polls_vote.
+-- Read by: DBAs and reports, e.g.
+--   SELECT label, votes FROM poll_results WHERE poll_id = 1 ORDER BY position;
+--
+-- reverse: DROP VIEW IF EXISTS poll_results;
+
+CREATE OR REPLACE VIEW poll_results AS
+SELECT o.poll_id,
+       o.id AS option_id,
+       o.label,
+       o.position,
+       COALESCE(SUM(t.votes), 0)::bigint AS votes
+FROM polls_option o
+LEFT JOIN polls_optiontally t ON t.poll_id = o.poll_id AND t.option_id = o.id
+GROUP BY o.poll_id, o.id, o.label, o.position;
