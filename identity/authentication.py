@@ -41,3 +41,12 @@ class BearerTokenAuthentication(TokenAuthentication):
             if compare_digest(digest, auth_token.digest):
                 return self.validate_user(auth_token)
         raise invalid
+
+
+def user_from_bearer(request):
+    """The user behind a plain Django request's bearer token, or AnonymousUser without
+    one; a bad token raises AuthenticationFailed (401). For views outside DRF."""
+    from django.contrib.auth.models import AnonymousUser
+
+    found = BearerTokenAuthentication().authenticate(request)
+    return found[0] if found else AnonymousUser()

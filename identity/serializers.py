@@ -4,9 +4,11 @@ from rest_framework import serializers
 
 from identity.selectors import verification_of
 
+VERIFICATION_STATUSES = ("unverified", "verified")
+
 
 class VerificationSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["unverified", "verified"])
+    status = serializers.ChoiceField(choices=VERIFICATION_STATUSES)
     full_name = serializers.CharField(allow_null=True, help_text="As the registry returned it.")
     national_id_last4 = serializers.CharField(allow_null=True)
     verified_at = serializers.DateTimeField(allow_null=True)

@@ -342,3 +342,80 @@ class ReceiptCheckApi(APIView):
                 {"poll_id": vote.poll_id, "cast_at": vote.cast_at, "counted": True}
             ).data
         )
+
+
+class ResultsOptionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    votes = serializers.IntegerField()
+    share = serializers.FloatField(help_text="A fraction of 1; 0 when there are no votes.")
+
+
+class ResultsSerializer(serializers.Serializer):
+    poll_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=selectors.STATUSES)
+    total_votes = serializers.IntegerField()
+    version = serializers.IntegerField(help_text="Only grows.")
+    as_of = serializers.DateTimeField(help_text="When these counts were read.")
+    options = ResultsOptionSerializer(many=True)
+
+
+class TimelineBucketSerializer(serializers.Serializer):
+    minute = serializers.DateTimeField()
+    option_id = serializers.IntegerField()
+    votes = serializers.IntegerField()
+
+
+class TimelineSerializer(serializers.Serializer):
+    poll_id = serializers.IntegerField()
+    refreshed_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the snapshot was taken."
+    )
+    buckets = TimelineBucketSerializer(many=True)
+
+
+HIDDEN = (403, "results_hidden", "Results are hidden until the poll closes.")
+
+
+class ResultsApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["results"],
+        summary="Live results",
+        description=(
+            "From the vote counters, cached until the next vote. Once a vote's 201 has "
+            "been sent, every later read includes it. Send `If-None-Match` with the "
+            "`ETag` to get 304 when nothing changed."
+        ),
+        responses={200: ResultsSerializer, 304: None, **problem_responses(NOT_FOUND, HIDDEN)},
+    )
+    def get(self, request, poll_id):
+        poll = selectors.access_results_by_user(poll_id, request.user)
+        results = selectors.poll_results(poll)
+        etag = selectors.results_etag(results)
+        if etag in request.headers.get("If-None-Match", ""):
+            response = Response(status=304)
+        else:
+            response = Response(ResultsSerializer(results).data)
+        response["ETag"] = etag
+        # Any cache may keep it, but must revalidate (cheap, with the ETag) every time:
+        # results never go stale behind an acknowledged vote. Staff see hidden results.
+        response["Cache-Control"] = "no-cache"
+        response["Vary"] = "Authorization"
+        return response
+
+
+class TimelineApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["results"],
+        summary="Votes per minute (a snapshot)",
+        description="From a materialized view refreshed every few seconds; `refreshed_at` "
+        "says how old it is.",
+        responses={200: TimelineSerializer, **problem_responses(NOT_FOUND, HIDDEN)},
+    )
+    def get(self, request, poll_id):
+        poll = selectors.access_results_by_user(poll_id, request.user)
+        return Response(TimelineSerializer(selectors.poll_timeline(poll)).data)

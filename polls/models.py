@@ -13,10 +13,13 @@ Custom errors carry their own SQLSTATE (class "PV"); pollsite/problems.py maps t
 contract's codes.
 """
 
+from pathlib import Path
+
 import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
+from django_pgviews import view as pgviews
 
 
 class SQLState:
@@ -240,3 +243,56 @@ class IdempotencyKey(models.Model):
 
     def __str__(self):
         return f"key of user {self.user_id}"
+
+
+# --- Snapshots for reports (materialized views, refreshed by `manage.py refresh_results`) ---
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+
+class ResultsSnapshot(models.Model):
+    """When each materialized view was last refreshed (the timeline's `refreshed_at`)."""
+
+    name = models.CharField(max_length=63, primary_key=True)
+    refreshed_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} at {self.refreshed_at}"
+
+
+class PollResultsSnapshot(pgviews.ReadOnlyMaterializedView):
+    sql = (SQL_DIR / "poll_results_mv.sql").read_text()
+    concurrent_index = "poll_id, option_id"
+
+    pk = models.CompositePrimaryKey("poll_id", "option_id")
+    poll_id = models.BigIntegerField()
+    option_id = models.BigIntegerField()
+    label = models.CharField(max_length=200)
+    votes = models.BigIntegerField()
+    share = models.FloatField()
+    rank = models.IntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "poll_results_mv"
+
+    def __str__(self):
+        return f"{self.label}: {self.votes}"
+
+
+class VoteTimelineSnapshot(pgviews.ReadOnlyMaterializedView):
+    sql = (SQL_DIR / "vote_timeline_mv.sql").read_text()
+    concurrent_index = "poll_id, option_id, minute"
+
+    pk = models.CompositePrimaryKey("poll_id", "option_id", "minute")
+    poll_id = models.BigIntegerField()
+    option_id = models.BigIntegerField()
+    minute = models.DateTimeField()
+    votes = models.BigIntegerField()
+
+    class Meta:
+        managed = False
+        db_table = "vote_timeline_mv"
+
+    def __str__(self):
+        return f"{self.minute}: {self.votes}"

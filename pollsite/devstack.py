@@ -418,6 +418,14 @@ def run():
 
         _manage("migrate", "--noinput", "-v", "0", env=env)
         _manage("ensure_admin", env=env)
+        refresher = [
+            sys.executable,
+            str(BASE_DIR / "manage.py"),
+            "refresh_results",
+            "--every",
+            env.get("RESULTS_REFRESH_SECONDS", "5"),
+        ]
+        children.append(Child("refresher", refresher, env=env))
 
         port = int(env.get("PORT", "8000"))
         workers = int(env.get("WEB_CONCURRENCY", "2"))

@@ -169,9 +169,24 @@ def _response(body, status, headers=None):
 # --- Django-level handlers, for URLs outside DRF views ---------------------------------
 
 
-def _json_problem(status, code, detail):
-    return JsonResponse(
+def _json_problem(status, code, detail, headers=None):
+    response = JsonResponse(
         problem(status, code, detail), status=status, content_type=PROBLEM_CONTENT_TYPE
+    )
+    for name, value in (headers or {}).items():
+        if name.lower() != "content-type":
+            response[name] = value
+    return response
+
+
+def problem_response_for(exc):
+    """A problem-document response for a view outside DRF, through the same handler."""
+    response = exception_handler(exc, {})
+    return _json_problem(
+        response.status_code,
+        response.data["code"],
+        response.data["detail"],
+        headers=response.headers,
     )
 
 

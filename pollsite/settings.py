@@ -276,6 +276,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PollStatusEnum": "polls.selectors.STATUSES",
+        "VerificationStatusEnum": "identity.serializers.VERIFICATION_STATUSES",
+    },
 }
 
 # --- CORS: no origin is allowed unless the environment names it. ----------------------
@@ -362,8 +366,21 @@ REGISTRY_SIM_DATA = os.environ.get("REGISTRY_SIM_DATA", "")
 
 # --- Polls ------------------------------------------------------------------------------
 CACHEOPS = {
-    # Cached explicitly in selectors (.cache() / cached_as), never implicitly.
-    "polls.poll": {"ops": ()},
-    "polls.option": {"ops": ()},
+    # Polls and options change only through the ORM, so cacheops sees every write and
+    # invalidates on its own.
+    "polls.poll": {"ops": "all"},
+    "polls.option": {"ops": "all"},
+    # Written by triggers and REFRESH, behind the ORM's back: cached explicitly in
+    # selectors and invalidated explicitly (polls.services.results_changed, the refresher).
     "polls.optiontally": {"ops": ()},
+    "polls.resultssnapshot": {"ops": ()},
+    "polls.votetimelinesnapshot": {"ops": ()},
 }
+# The materialized views are created by migrations_extra 0002, not after every migrate.
+MATERIALIZED_VIEWS_DISABLE_SYNC_ON_MIGRATE = True
+# Results stream (polls/stream.py): at most one event per poll per interval; a comment
+# line keeps idle connections open.
+RESULTS_STREAM_MIN_INTERVAL = envfloat("RESULTS_STREAM_MIN_INTERVAL", 0.2)
+RESULTS_STREAM_HEARTBEAT = envfloat("RESULTS_STREAM_HEARTBEAT", 15.0)
+# How often each app process may send the NOTIFY that wakes the streams.
+RESULTS_NOTIFY_INTERVAL = envfloat("RESULTS_NOTIFY_INTERVAL", 0.05)

@@ -35,9 +35,7 @@ def _start_stack():
         os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
     if not os.environ.get("TEST_REDIS_URL"):
         port = devstack.free_port()
-        children.append(
-            devstack.start_redis(tmp / "redis", port, log=tmp / "redis.log", durable=False)
-        )
+        children.append(_start_redis(tmp, port))
         os.environ["REDIS_URL"] = devstack.embedded_redis_url(port)
     else:
         os.environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
@@ -71,6 +69,24 @@ def pytest_unconfigure(config):
     devstack.stop_all(_stack["children"])
     if _stack["tmp"]:
         shutil.rmtree(_stack["tmp"], ignore_errors=True)
+
+
+def _start_redis(tmp, port):
+    return devstack.start_redis(tmp / "redis", port, log=tmp / "redis.log", durable=False)
+
+
+class redis_stopped:  # noqa: N801 - used as a context manager, like a function
+    """Stop the test Redis for the duration of a `with` block, then start it again, empty
+    (as a real Redis without persistence comes back after a restart)."""
+
+    def __enter__(self):
+        self.child = stack_child("redis")
+        self.port = int(os.environ["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
+        self.child.stop()
+
+    def __exit__(self, *exc):
+        children = _stack["children"]
+        children[children.index(self.child)] = _start_redis(_stack["tmp"], self.port)
 
 
 def stack_child(name):

@@ -192,10 +192,16 @@ def test_it_migrates_to_zero_and_back():
 
     migrate("polls", "zero")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass('polls_vote'), to_regclass('tally_audit')")
-        assert cursor.fetchone() == (None, None)
+        cursor.execute(
+            "SELECT to_regclass('polls_vote'), to_regclass('tally_audit'), "
+            "to_regclass('vote_timeline_mv')"
+        )
+        assert cursor.fetchone() == (None, None, None)
     migrate()
     test_it_installs_the_vote_path_triggers_from_sql()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('poll_results_mv'), to_regclass('vote_timeline_mv')")
+        assert None not in cursor.fetchone()
 
 
 def _env_for_test_database():

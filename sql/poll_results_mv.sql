@@ -1,0 +1,18 @@
+-- poll_results_mv: a refreshed snapshot of the tally, per poll and option.
+--
+-- Guarantees: as of its last refresh (polls_resultssnapshot.refreshed_at), votes is the
+-- option's counter sum, share its fraction of the poll's total (0 when the poll has no
+-- votes) and rank its dense rank by votes within the poll (1 = leading). Unique on
+-- (poll_id, option_id), so it refreshes CONCURRENTLY: readers never wait for a refresh.
+-- Refreshed by: `manage.py refresh_results` (started by `make run`, every 5 s).
+-- Read by: DBAs and reports, e.g.
+--   SELECT label, votes, share, rank FROM poll_results_mv WHERE poll_id = 1 ORDER BY rank;
+-- Created and kept in sync by django-pgviews-redux (polls.models.PollResultsSnapshot).
+SELECT r.poll_id,
+       r.option_id,
+       r.label,
+       r.votes,
+       COALESCE(r.votes::numeric / NULLIF(SUM(r.votes) OVER w, 0), 0)::float8 AS share,
+       dense_rank() OVER (PARTITION BY r.poll_id ORDER BY r.votes DESC)::int AS rank
+FROM poll_results r
+WINDOW w AS (PARTITION BY r.poll_id)

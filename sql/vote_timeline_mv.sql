@@ -1,0 +1,15 @@
+-- vote_timeline_mv: votes per minute per option, a refreshed snapshot.
+--
+-- Guarantees: as of its last refresh (polls_resultssnapshot.refreshed_at), one row per
+-- (poll, option, minute) with at least one vote cast in that minute (UTC, truncated), and
+-- the count of those votes. Unique on (poll_id, option_id, minute), so it refreshes
+-- CONCURRENTLY. It counts polls_vote, so a refresh costs a scan of the votes: that is why
+-- it is a snapshot and not a live view.
+-- Refreshed by: `manage.py refresh_results`. Read by: GET /api/v1/polls/{id}/results/timeline.
+-- Created and kept in sync by django-pgviews-redux (polls.models.VoteTimelineSnapshot).
+SELECT poll_id,
+       option_id,
+       date_trunc('minute', cast_at) AS minute,
+       COUNT(*)::bigint AS votes
+FROM polls_vote
+GROUP BY poll_id, option_id, date_trunc('minute', cast_at)

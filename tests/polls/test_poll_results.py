@@ -1,0 +1,247 @@
+"""Results: live from the counters, cached without staleness, streamed, and snapshots
+(polls.selectors.poll_results, polls.stream, refresh_results)."""
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from polls.models import Poll
+from tests.plugin import redis_stopped
+from tests.polls.conftest import options_of
+from tests.polls.test_vote_storm import verified_tokens
+
+pytestmark = pytest.mark.django_db
+
+
+def vote(client, poll, label="Ada"):
+    response = client.post(
+        f"/api/v1/polls/{poll.pk}/votes", {"option_id": options_of(poll)[label]}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response
+
+
+def results(client, poll, **headers):
+    return client.get(f"/api/v1/polls/{poll.pk}/results", **headers)
+
+
+def test_it_counts_from_the_counters(api, make_poll, make_voter):
+    poll = make_poll(labels=("Ada", "Grace", "Hedy"))
+    for name, label in [("a", "Ada"), ("b", "Ada"), ("c", "Grace")]:
+        vote(make_voter(name), poll, label)
+    body = results(api, poll).json()
+    assert body["poll_id"] == poll.pk and body["status"] == "open"
+    assert body["total_votes"] == body["version"] == 3
+    assert [(o["label"], o["votes"], o["share"]) for o in body["options"]] == [
+        ("Ada", 2, 0.666667),
+        ("Grace", 1, 0.333333),
+        ("Hedy", 0, 0),
+    ]
+    assert sum(o["votes"] for o in body["options"]) == body["total_votes"]
+
+
+def test_it_shares_nothing_before_the_first_vote(api, make_poll):
+    body = results(api, make_poll()).json()
+    assert body["total_votes"] == 0 and {o["share"] for o in body["options"]} == {0}
+
+
+@pytest.mark.django_db(transaction=True)  # cacheops skips caching inside a transaction
+def test_it_answers_from_the_cache_without_touching_the_database(
+    api, make_poll, make_voter, django_assert_num_queries
+):
+    poll = make_poll()
+    vote(make_voter("alice"), poll)
+    results(api, poll)
+    with django_assert_num_queries(0):
+        assert results(api, poll).json()["total_votes"] == 1
+
+
+def test_it_answers_304_while_nothing_changed(api, make_poll, make_voter):
+    poll = make_poll()
+    first = results(api, poll)
+    etag = first["ETag"]
+    assert etag.startswith('W/"') and first["Cache-Control"] == "no-cache"
+    again = results(api, poll, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again["ETag"] == etag and not again.content
+    vote(make_voter("alice"), poll)
+    changed = results(api, poll, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    Poll.objects.filter(pk=poll.pk).update(closed_at=timezone.now())
+    closed = results(api, poll, HTTP_IF_NONE_MATCH=changed["ETag"])
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+
+
+def test_it_hides_after_close_results_from_bob_until_the_poll_closes(
+    api, auth_api, make_poll, staff
+):
+    poll = make_poll(results_visibility="after_close")
+    for path in ("results", "results/timeline"):
+        response = api.get(f"/api/v1/polls/{poll.pk}/{path}")
+        assert response.status_code == 403, path
+        assert response.json()["code"] == "results_hidden"
+        assert auth_api("bob" + path[-3:]).get(f"/api/v1/polls/{poll.pk}/{path}").status_code == 403
+        assert auth_api(staff).get(f"/api/v1/polls/{poll.pk}/{path}").status_code == 200
+    Poll.objects.filter(pk=poll.pk).update(closes_at=timezone.now() - timedelta(seconds=1))
+    assert results(api, poll).status_code == 200
+    assert api.get(f"/api/v1/polls/{poll.pk}/results/timeline").status_code == 200
+
+
+def test_it_answers_404_for_unknown_polls_and_drafts(api, make_poll):
+    draft = make_poll(publish=False)
+    for path in ("results", "results/timeline", "results/stream"):
+        assert api.get(f"/api/v1/polls/{draft.pk}/{path}").status_code == 404, path
+        assert api.get(f"/api/v1/polls/424242/{path}").status_code == 404, path
+
+
+@pytest.mark.django_db(transaction=True)  # refresh_results manages its own connection
+def test_it_serves_the_timeline_from_the_refreshed_snapshot(api, make_poll, make_voter):
+    poll = make_poll()
+    vote(make_voter("alice"), poll)
+    vote(make_voter("bob"), poll, "Grace")
+    before = api.get(f"/api/v1/polls/{poll.pk}/results/timeline").json()
+    call_command("refresh_results")  # a flush does not empty a materialized view: refresh
+    after = api.get(f"/api/v1/polls/{poll.pk}/results/timeline").json()
+    assert sum(b["votes"] for b in after["buckets"]) == 2
+    assert {b["option_id"] for b in after["buckets"]} == set(options_of(poll).values())
+    assert after["refreshed_at"] and after["refreshed_at"] != before["refreshed_at"]
+
+
+# --- Under real concurrency, against a live server -----------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_never_serves_a_read_older_than_an_acknowledged_vote(live_server, make_poll):
+    """1,000 cast-then-read pairs interleaved over 16 threads: every read must include
+    every vote whose 201 had arrived before the read began."""
+    poll = make_poll()
+    ada = options_of(poll)["Ada"]
+    tokens = verified_tokens(1000)
+    acknowledged = 0
+    lock = threading.Lock()
+    stale = []
+    local = threading.local()
+
+    def cast_then_read(token):
+        nonlocal acknowledged
+        client = getattr(local, "client", None) or httpx.Client()
+        local.client = client
+        response = client.post(
+            f"{live_server.url}/api/v1/polls/{poll.pk}/votes",
+            json={"option_id": ada},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert response.status_code == 201
+        with lock:
+            acknowledged += 1
+            floor = acknowledged
+        seen = client.get(f"{live_server.url}/api/v1/polls/{poll.pk}/results", timeout=30).json()[
+            "total_votes"
+        ]
+        if seen < floor:
+            stale.append((floor, seen))
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(cast_then_read, tokens))
+    assert acknowledged == 1000
+    assert stale == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_voting_and_counting_with_redis_down(live_server, make_poll):
+    poll = make_poll()
+    ada = options_of(poll)["Ada"]
+    tokens = verified_tokens(40)
+    url = f"{live_server.url}/api/v1/polls/{poll.pk}"
+    with httpx.Client(timeout=30) as client:
+        client.get(f"{url}/results")  # cached while Redis is up
+        with redis_stopped():
+            codes = []
+            for i, token in enumerate(tokens[:20]):
+                codes.append(
+                    client.post(
+                        f"{url}/votes",
+                        json={"option_id": ada},
+                        headers={"Authorization": f"Bearer {token}"},
+                    ).status_code
+                )
+                read = client.get(f"{url}/results")
+                codes.append(read.status_code)
+                assert read.json()["total_votes"] == i + 1
+            assert set(codes) == {200, 201}
+            assert client.get(f"{live_server.url}/readyz").json()["failing"] == ["cache"]
+        for token in tokens[20:]:
+            client.post(
+                f"{url}/votes",
+                json={"option_id": ada},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        assert client.get(f"{url}/results").json()["total_votes"] == 40
+
+
+# --- The stream, over real HTTP from the ASGI server -----------------------------------------
+
+
+def sse_frames(response):
+    """The SSE frames (events or comments) of a streaming response, as they arrive."""
+    buffer = ""
+    for chunk in response.iter_text():
+        buffer += chunk
+        while "\n\n" in buffer:
+            frame, buffer = buffer.split("\n\n", 1)
+            yield frame
+
+
+def event_data(frame):
+    lines = dict(line.split(": ", 1) for line in frame.splitlines() if not line.startswith(":"))
+    assert lines["event"] == "results"
+    return json.loads(lines["data"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_streams_results_on_connect_after_a_vote_and_a_heartbeat(
+    asgi_server, make_poll, make_voter
+):
+    poll = make_poll()
+    alice = make_voter("alice")
+    url = f"{asgi_server.url}/api/v1/polls/{poll.pk}/results/stream"
+    with httpx.stream("GET", url, timeout=20) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        frames = sse_frames(response)
+        assert event_data(next(frames))["total_votes"] == 0
+        cast = httpx.post(
+            f"{asgi_server.url}/api/v1/polls/{poll.pk}/votes",
+            json={"option_id": options_of(poll)["Grace"]},
+            headers={"Authorization": f"Bearer {alice.token}"},
+        )
+        assert cast.status_code == 201
+        data = event_data(next(frames))
+        assert data["total_votes"] == 1
+        assert {o["label"]: o["votes"] for o in data["options"]} == {"Ada": 0, "Grace": 1}
+        assert next(frames).startswith(":")  # a heartbeat (every 1 s on this server)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_hides_an_after_close_stream_from_bob(asgi_server, make_poll, staff):
+    from knox.models import AuthToken
+
+    poll = make_poll(results_visibility="after_close")
+    url = f"{asgi_server.url}/api/v1/polls/{poll.pk}/results/stream"
+    hidden = httpx.get(url, timeout=10)
+    assert hidden.status_code == 403 and hidden.json()["code"] == "results_hidden"
+    assert hidden.headers["content-type"] == "application/problem+json"
+    token = AuthToken.objects.create(staff)[1]
+    with httpx.stream(
+        "GET", url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ) as response:
+        assert response.status_code == 200
+        assert event_data(next(sse_frames(response)))["total_votes"] == 0
+    bad = httpx.get(url, headers={"Authorization": "Bearer nonsense"}, timeout=10)
+    assert bad.status_code == 401
