@@ -113,7 +113,9 @@ def _tally(poll_id) -> tuple[dict[int, int], str]:
     @cached_as(counters, keep_fresh=True, extra=poll_id)
     def read():
         rows = counters.values("option_id").annotate(votes=Sum("votes"))
-        return {row["option_id"]: row["votes"] for row in rows}, timezone.now().isoformat()
+        # UTC with "Z", as DRF renders every other time in the API.
+        as_of = timezone.now().isoformat().replace("+00:00", "Z")
+        return {row["option_id"]: row["votes"] for row in rows}, as_of
 
     return read()
 

@@ -364,6 +364,9 @@ REGISTRY_BREAKER_FAIL_MAX = envint("REGISTRY_BREAKER_FAIL_MAX", 5, minimum=1)
 REGISTRY_BREAKER_RESET_SECONDS = envint("REGISTRY_BREAKER_RESET_SECONDS", 30, minimum=1)
 REGISTRY_SIM_DATA = os.environ.get("REGISTRY_SIM_DATA", "")
 
+# Benchmarks only (bench/): route the no-op endpoints of pollsite/benchmark.py.
+BENCH_ENDPOINTS = envbool("BENCH_ENDPOINTS", False)
+
 # --- Polls ------------------------------------------------------------------------------
 CACHEOPS = {
     # Polls and options change only through the ORM, so cacheops sees every write and

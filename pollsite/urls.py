@@ -1,9 +1,10 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from polls import pages
-from pollsite import health
+from pollsite import benchmark, health
 
 api_v1 = [
     path("", include("identity.urls")),
@@ -19,6 +20,12 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("admin/", admin.site.urls),
 ]
+
+if settings.BENCH_ENDPOINTS:
+    urlpatterns += [
+        path("api/v1/bench/noop-vote", benchmark.NoopVoteApi.as_view()),
+        path("api/v1/bench/noop-results", benchmark.NoopResultsApi.as_view()),
+    ]
 
 handler400 = "pollsite.problems.bad_request_view"
 handler403 = "pollsite.problems.permission_denied_view"
