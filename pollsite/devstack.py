@@ -407,7 +407,12 @@ def run():
             say(f"PostgreSQL 18 on {env['DATABASE_URL']} (data in var/pgdata)")
         if not env.get("REDIS_URL"):
             port = embedded_redis_port()
-            children.append(start_redis(VAR_DIR / "redis", port, log=logs / "redis.log"))
+            # No persistence: Redis holds only the cache and attempt counters. A Redis that
+            # reloaded an old snapshot after a crash could serve a cached tally older than
+            # votes acknowledged while it was down; an empty one cannot.
+            children.append(
+                start_redis(VAR_DIR / "redis", port, log=logs / "redis.log", durable=False)
+            )
             env["REDIS_URL"] = embedded_redis_url(port)
             say(f"Redis on {env['REDIS_URL']} (data in var/redis)")
 
