@@ -14,6 +14,7 @@ help: ## List the targets
 
 $(STAMP): requirements/base.txt requirements/dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the pinned requirements into $(VENV) (once; about a minute)..."
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 

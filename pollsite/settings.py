@@ -268,7 +268,15 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Poll service API",
     "DESCRIPTION": (
         "The backend of record for polls whose voters are verified against a national ID "
-        "registry. Errors are RFC 9457 problem documents with a stable `code`."
+        "registry.\n\n"
+        "**Auth flow.** `POST /api/v1/auth/register`, then `POST /api/v1/auth/login` for a "
+        "token; send it as `Authorization: Bearer <token>` (the Authorize button here). "
+        "`POST /api/v1/identity/verify` once, with your national ID and date of birth, to "
+        "become a voter. `POST /api/v1/auth/logout` kills the token at once.\n\n"
+        "**Errors** are RFC 9457 problem documents (`application/problem+json`) with a "
+        "stable `code` to branch on; 400 `validation_error` adds `errors: {field: "
+        "[messages]}`; 429 and 503 carry `Retry-After`.\n\n"
+        "**Lists** are pages of `{count, next, previous, results}` (`?page=`)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
