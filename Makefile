@@ -18,7 +18,7 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-run: $(STAMP) ## Start PostgreSQL, Redis and the API on 127.0.0.1:$$PORT (default 8000)
+run: $(STAMP) ## Start PostgreSQL, Redis and the API on 127.0.0.1:$PORT (default 8000)
 	$(PY) -m pollsite.devstack run
 
 test: $(STAMP) ## Run the test suite on throwaway PostgreSQL and Redis
