@@ -1,0 +1,340 @@
+"""`make bench`: measure the poll service on a throwaway stack, print the goals table,
+write bench/RESULTS.md and bench/results.json.
+
+    .venv/bin/python -m bench            # the full run, under 10 minutes on 2 cores
+    .venv/bin/python -m bench --quick    # a shorter smoke run (not comparable)
+    .venv/bin/python -m bench --keep     # keep the temporary folder (logs, data)
+
+Phases, in order: the database layer (pgbench, before any other data exists), HTTP votes,
+results under voting with 1,000 and 1,000,000 votes preloaded, stream freshness with 100
+subscribers, and 1,000 subscribers on a single server process. Each phase that votes is
+audited (figure 5). Ctrl-C, an error or a SIGTERM stops every server it started.
+"""
+
+import argparse
+import asyncio
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+from bench import (
+    audit,
+    db_layer,
+    fixtures,
+    freshness,
+    http_figures,
+    http_load,
+    preload,
+    profile,
+    report,
+)
+from bench.stack import Stack, raise_open_files_limit
+from bench.stats import ratio
+
+
+@dataclass
+class Config:
+    db_clients: tuple = (8, 32)
+    db_seconds: int = 4
+    db_rounds: int = 3
+    experiments: bool = True
+    experiment_rounds: int = 2
+    voters: int = 4000
+    vote_polls: int = 8  # split between the rounds of figure 2
+    threads: int = 2
+    connections: int = 16
+    window: int = 8  # seconds of load per HTTP run
+    rounds: int = 2
+    bg_connections: int = 4  # background voting during figure 3
+    bg_pace_ms: int = 30
+    small_preload: int = 1000
+    big_preload: int = 1_000_000
+    subscribers: int = 100
+    fresh_votes: int = 200
+    fresh_rate: float = 20.0
+    fan_out: int = 1000
+
+    @classmethod
+    def quick(cls):
+        return cls(
+            db_seconds=2,
+            db_rounds=1,
+            experiments=False,
+            window=3,
+            rounds=1,
+            big_preload=100_000,
+            fresh_votes=40,
+        )
+
+
+class Clock:
+    def __init__(self):
+        self.started = time.monotonic()
+
+    def elapsed(self):
+        return time.monotonic() - self.started
+
+    def say(self, message):
+        print(f"[bench {self.elapsed():6.1f}s] {message}", flush=True)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument(
+        "--no-experiments", action="store_true", help="skip the database-layer fixes"
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="then profile the HTTP paths with py-spy"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.quick() if args.quick else Config()
+    if args.no_experiments:
+        cfg.experiments = False
+    clock = Clock()
+
+    def on_signal(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    limits = raise_open_files_limit()
+    clock.say(f"open files limit {limits[0]} (soft) / {limits[1]} (hard)")
+    wrk_version = http_load.wrk_version() if http_load.ensure_wrk(clock.say) else None
+    stack = Stack(clock.say)
+    try:
+        run = Bench(stack, cfg, clock, profile=args.profile).run(wrk_version)
+    except KeyboardInterrupt:
+        clock.say("interrupted: stopping everything")
+        return 130
+    except Exception:
+        for name in ("app", "app-1-worker", "postgres"):
+            tail = stack.log_tail(name, 15)
+            if tail:
+                print(f"--- last lines of {name}.log ---\n{tail}", file=sys.stderr)
+        raise
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan
+        stack.stop(keep=args.keep)
+        clock.say(f"all servers stopped; total {clock.elapsed():.0f}s")
+    print()
+    print(report.table_text(run["goals"]))
+    print(f"\nWrote {report.RESULTS_MD} and {report.RESULTS_JSON} in {run['elapsed_s']:.0f}s.")
+    return 0
+
+
+class Bench:
+    """The phases of one run, in order; each adds its part to self.out."""
+
+    def __init__(self, stack, cfg, clock, *, profile=False):
+        self.stack, self.cfg, self.clock = stack, cfg, clock
+        self.profile = profile
+        self.say = clock.say
+        self.out = {"date": report.now_iso(), "settings": asdict(cfg), "audits": []}
+        self.base = None
+
+    def phase(self, name):
+        self.say(f"== {name}")
+
+    def run(self, wrk_version):
+        self.phase("stack: PostgreSQL 18 (durable), Redis, migrations")
+        self.stack.start()
+        fixtures.setup_django()
+        self.out["machine"] = report.machine()
+        self.out["versions"] = report.versions(self.stack, wrk_version)
+        self.database_layer()
+        self.phase(f"fixtures: {self.cfg.voters} verified voters with tokens, polls")
+        self.tokens = fixtures.create_voters(self.cfg.voters)
+        self.phase("app server: uvicorn --workers 2, as `make run` starts it")
+        self.app, self.base = self.stack.start_app("app", workers=2)
+        warm = fixtures.create_polls(1, title="Warm-up")[0]
+        self.audit(http_figures.warm_up(self.stack, self.base, self.tokens, warm, say=self.say))
+        self.http_votes()
+        self.http_results()
+        self.freshness()
+        self.fan_out()
+        if self.profile:
+            self.profiles()
+        self.phase("final audit")
+        self.out["final_drift"] = audit.total_drift(self.stack)
+        self.say(f"  tally_audit: total drift {self.out['final_drift']}")
+        self.out["elapsed_s"] = self.clock.elapsed()
+        self.out["goals"] = report.goals(self.out)
+        report.write(self.out)
+        return self.out
+
+    def audit(self, result):
+        self.out["audits"].append(result)
+        verdict = "ok" if result["ok"] else "FAILED"
+        self.say(
+            f"  audit {result['phase']}: {result['created_201']} x 201 + "
+            f"{result['preloaded']} preloaded, {result['rows']} rows, "
+            f"drift {result['drift']}: {verdict}"
+        )
+
+    def database_layer(self):
+        cfg = self.cfg
+        self.phase(f"1. database layer: pgbench, {cfg.db_clients} clients")
+        poll = fixtures.create_polls(1, title="pgbench")[0]
+        self.out["db_layer"] = db_layer.figure(
+            self.stack,
+            poll,
+            self.say,
+            clients=cfg.db_clients,
+            seconds=cfg.db_seconds,
+            rounds=cfg.db_rounds,
+            experiments=cfg.experiments,
+            experiment_rounds=cfg.experiment_rounds,
+        )
+        for row in self.out["db_layer"]["summary"]:
+            self.say(
+                f"  {row['variant']} at {row['clients']} clients: {row['tps']:.0f} tps, "
+                f"{100 * row['ratio']:.1f} % of the ceiling ({row['ceiling_tps']:.0f})"
+            )
+
+    def http_votes(self):
+        cfg = self.cfg
+        self.phase(
+            f"2. HTTP votes: wrk -t{cfg.threads} -c{cfg.connections}, {cfg.window}s a run, "
+            f"{cfg.rounds} rounds of (no-op POST, vote)"
+        )
+        polls = fixtures.create_polls(cfg.vote_polls, title="HTTP votes")
+        votes = http_figures.votes(self.stack, self.base, self.tokens, polls, cfg=cfg, say=self.say)
+        self.out["http_votes"] = votes
+        self.audit(votes["audit"])
+
+    def http_results(self):
+        cfg = self.cfg
+        self.phase(f"3. preloading {cfg.small_preload:,} and {cfg.big_preload:,} votes")
+        small, big, other = fixtures.create_polls(3, title="Results")
+        preloads = [
+            preload.through_triggers(self.stack, small, cfg.small_preload),
+            preload.in_bulk(self.stack, big, cfg.big_preload),
+        ]
+        for p in preloads:
+            self.say(f"  {p}")
+        self.phase("3. results reads under voting, against the no-op GET")
+        reads = [
+            ("results 1k", f"/api/v1/polls/{small.id}/results", small, cfg.small_preload),
+            ("no-op GET", http_figures.NOOP_GET, other, 0),
+            ("results 1M", f"/api/v1/polls/{big.id}/results", big, cfg.big_preload),
+        ]
+        runs, audits = http_figures.results(
+            self.stack, self.base, self.tokens, reads, cfg=cfg, say=self.say
+        )
+        for a in audits:
+            self.audit(a)
+        small_reads, noop, big_reads = (runs[label]["reads"] for label, *_ in reads)
+        self.out["http_results"] = {
+            "preloads": preloads,
+            "runs": runs,
+            "results_rate": small_reads["ok_rate"],
+            "noop_rate": noop["ok_rate"],
+            "rate_ratio": ratio(small_reads["ok_rate"], noop["ok_rate"]),
+            "results_p99_ms": small_reads["p99_ms"],
+            "noop_p99_ms": noop["p99_ms"],
+            "p99_1k_ms": small_reads["p99_ms"],
+            "p99_1m_ms": big_reads["p99_ms"],
+            "p99_ratio": ratio(big_reads["p99_ms"], small_reads["p99_ms"]),
+        }
+
+    def freshness(self):
+        cfg = self.cfg
+        self.phase(
+            f"4. freshness: {cfg.subscribers} stream subscribers, {cfg.fresh_votes} votes "
+            f"at {cfg.fresh_rate:.0f}/s, a results read after each 201"
+        )
+        poll = fixtures.create_polls(1, title="Freshness")[0]
+        result = asyncio.run(
+            freshness.freshness(
+                self.base,
+                poll,
+                self.tokens[: cfg.fresh_votes],
+                subscribers=cfg.subscribers,
+                rate=cfg.fresh_rate,
+            )
+        )
+        self.out["freshness"] = result
+        self.say(f"  {result}")
+        self.audit(audit.phase(self.stack, "freshness", [poll.id], created=result["votes_201"]))
+
+    def fan_out(self):
+        cfg = self.cfg
+        self.phase(f"SSE fan-out: {cfg.fan_out} subscribers on uvicorn --workers 1, one vote")
+        child, base = self.stack.start_app("app-1-worker", workers=1)
+        poll = fixtures.create_polls(1, title="Fan-out")[0]
+        try:
+            result = asyncio.run(
+                freshness.fan_out(base, poll, self.tokens[0], subscribers=cfg.fan_out)
+            )
+        finally:
+            self.stack.stop_child(child)
+        self.out["sse_fan_out"] = result
+        self.say(f"  {result}")
+        self.audit(audit.phase(self.stack, "fan-out", [poll.id], created=result["votes_201"]))
+
+    def profiles(self):
+        if not profile.py_spy():
+            self.say("py-spy not found (.venv/bin/pip install py-spy): no profiles")
+            return
+        self.phase("profiles: py-spy on the app server, after the measurements")
+        voted, read = fixtures.create_polls(2, title="Profile")
+        tmp = self.stack.tmp
+        votes = fixtures.write_wrk_data(tmp / "profile-votes.txt", self.tokens, [voted])
+        background = fixtures.write_wrk_data(tmp / "profile-bg.txt", self.tokens, [read])
+        cases = [
+            ("vote", {"mode": "vote", "data": votes}, None),
+            ("no-op POST", {"mode": "noop-vote", "data": votes}, None),
+            (
+                "results under voting",
+                {"mode": "get", "path": f"/api/v1/polls/{read.id}/results"},
+                background,
+            ),
+            ("no-op GET", {"mode": "get", "path": http_figures.NOOP_GET}, None),
+        ]
+        self.out["profiles"], created = {}, 0
+        for label, load, bg_data in cases:
+            summary, n = self._profile_one(label, load, bg_data)
+            self.out["profiles"][label], created = summary, created + n
+            self.say(f"  {label}: " + "; ".join(f"{100 * s:.0f}% {f}" for s, f in summary[:6]))
+        self.audit(audit.phase(self.stack, "profiles", [voted.id, read.id], created=created))
+
+    def _profile_one(self, label, load, bg_data, seconds=5):
+        """One load under py-spy; returns its summary and the votes it created."""
+        raw = self.stack.tmp / f"profile-{label.replace(' ', '-')}.txt"
+        bg = None
+        if bg_data:
+            bg = http_load.start(
+                self.base,
+                label="background",
+                mode="vote",
+                data=bg_data,
+                window=seconds + 2,
+                threads=1,
+                connections=self.cfg.bg_connections,
+                pace_ms=self.cfg.bg_pace_ms,
+            )
+        sampler = profile.record(self.app.pid, seconds, raw)
+        done = http_load.run(
+            self.base,
+            label=label,
+            window=seconds,
+            threads=self.cfg.threads,
+            connections=self.cfg.connections,
+            **load,
+        )
+        sampler.wait()
+        created = done.expected if load["mode"] == "vote" else 0
+        if bg:
+            created += http_load.finish(bg).expected
+        return profile.summarize(raw), created
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Figures 2 and 3: votes and results over HTTP, each against its no-op twin.
+
+The no-op endpoints (pollsite/benchmark.py, routed with BENCH_ENDPOINTS=1) run on the
+same server with the same framework work (a vote's authentication and JSON body; a
+results read's anonymity), so a ratio says what the vote or the read itself costs.
+"""
+
+import time
+
+from bench import audit, http_load
+from bench.fixtures import write_wrk_data
+from bench.stats import mean, ratio
+
+NOOP_GET = "/api/v1/bench/noop-results"
+
+
+def _line(load):
+    warning = "  RAN OUT OF (poll, voter) PAIRS: add voters" if load.exhausted else ""
+    return (
+        f"  {load.label:<22} {load.ok_rate:7.1f}/s  p50 {load.p50_ms:6.1f} ms"
+        f"  p99 {load.p99_ms:6.1f} ms  statuses {load.statuses}  errors {load.errors}{warning}"
+    )
+
+
+def warm_up(stack, base, tokens, poll, *, say):
+    """A few seconds of every request kind at once, so imports, caches and the first
+    connections are paid before anything is measured. Its votes are audited too."""
+    data = write_wrk_data(stack.tmp / "warmup.txt", tokens, [poll])
+    kinds = [
+        ("noop-vote", ""),
+        ("vote", ""),
+        ("get", NOOP_GET),
+        ("get", f"/api/v1/polls/{poll.id}/results"),
+    ]
+    handles = [
+        http_load.start(
+            base,
+            label=f"warm-up {mode}",
+            mode=mode,
+            data=data,
+            window=3,
+            threads=1,
+            connections=4,
+            path=path,
+        )
+        for mode, path in kinds
+    ]
+    loads = [http_load.finish(h) for h in handles]
+    say("  warm-up done")
+    return audit.phase(stack, "warm-up", [poll.id], created=loads[1].expected)
+
+
+def votes(stack, base, tokens, polls, *, cfg, say):
+    """Figure 2: rounds of (no-op POST, real vote), alternating so drifts hit both.
+    Each round votes in its own polls: a (poll, voter) pair is never sent twice."""
+    per_round = len(polls) // cfg.rounds
+    loads = {"noop": [], "vote": []}
+    for r in range(cfg.rounds):
+        data = write_wrk_data(
+            stack.tmp / f"votes-{r}.txt", tokens, polls[r * per_round : (r + 1) * per_round]
+        )
+        for key, mode in (("noop", "noop-vote"), ("vote", "vote")):
+            load = http_load.run(
+                base,
+                label=f"{mode} #{r + 1}",
+                mode=mode,
+                data=data,
+                window=cfg.window,
+                threads=cfg.threads,
+                connections=cfg.connections,
+            )
+            loads[key].append(load)
+            say(_line(load))
+    created = sum(load.expected for load in loads["vote"])
+    return {
+        "vote": _summary(loads["vote"]),
+        "noop": _summary(loads["noop"]),
+        "ratio": ratio(
+            mean([x.ok_rate for x in loads["vote"]]), mean([x.ok_rate for x in loads["noop"]])
+        ),
+        "runs": [x.as_dict() for x in loads["vote"] + loads["noop"]],
+        "audit": audit.phase(stack, "HTTP votes", [p.id for p in polls], created=created),
+    }
+
+
+def _summary(loads):
+    """Means over the rounds; errors summed."""
+    return {
+        "rate": mean([x.ok_rate for x in loads]),
+        "p50_ms": mean([x.p50_ms for x in loads]),
+        "p99_ms": mean([x.p99_ms for x in loads]),
+        "errors": sum(x.errors for x in loads),
+        "ok": sum(x.expected for x in loads),
+        "rounds": len(loads),
+    }
+
+
+def results(stack, base, tokens, reads, *, cfg, say):
+    """Figure 3: reads at full speed while a paced background load votes.
+
+    `reads` is [(label, path, poll voted on meanwhile, votes preloaded there)]. The
+    results reads vote on the poll being read, so every vote invalidates its cached
+    tally: the worst case for the cache. The no-op read gets the same background load
+    on a poll of its own.
+    """
+    out, audits = {}, []
+    for label, path, voted, preloaded in reads:
+        data = write_wrk_data(stack.tmp / f"bg-{label}.txt", tokens, [voted])
+        background = http_load.start(
+            base,
+            label=f"{label} background votes",
+            mode="vote",
+            data=data,
+            window=cfg.window + 2,
+            threads=1,
+            connections=cfg.bg_connections,
+            pace_ms=cfg.bg_pace_ms,
+        )
+        time.sleep(1)  # the background load is running before the reads start
+        load = http_load.run(
+            base,
+            label=label,
+            mode="get",
+            window=cfg.window,
+            threads=cfg.threads,
+            connections=cfg.connections,
+            path=path,
+        )
+        bg = http_load.finish(background)
+        say(_line(load))
+        say(_line(bg))
+        out[label] = {"reads": load.as_dict(), "background": bg.as_dict()}
+        audits.append(
+            audit.phase(
+                stack, f"results: {label}", [voted.id], created=bg.expected, preloaded=preloaded
+            )
+        )
+    return out, audits

@@ -1,0 +1,141 @@
+-- wrk script for every HTTP load of `make bench` (bench/http_load.py runs it).
+--
+-- wrk -s load.lua URL -- DATAFILE MODE WINDOW_S PACE_MS NTHREADS [PATH]
+--   MODE vote:      POST /api/v1/polls/{poll}/votes, a distinct (poll, voter) pair each
+--   MODE noop-vote: POST /api/v1/bench/noop-vote, same tokens and bodies
+--   MODE get:       GET PATH (results or the no-op GET), anonymous
+--
+-- Why a window inside wrk's duration: when wrk's -d runs out it drops the requests in
+-- flight, yet the server still commits those votes, and "201s == rows" would not hold.
+-- So each thread sends requests for WINDOW_S seconds only (delay() parks its connections
+-- afterwards), the requests in flight finish during the drain that follows, and every
+-- response is counted. Rates are computed over each thread's own first-request to
+-- last-response span, measured with CLOCK_MONOTONIC through LuaJIT's ffi.
+
+local ffi = require("ffi")
+ffi.cdef [[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clk_id, bench_timespec *tp);
+]]
+local ts = ffi.new("bench_timespec")
+local function now()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC: comparable across threads
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
+local threads = {}
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+local function read_data(path)
+  local tokens, polls = {}, {}
+  if path == "-" then return tokens, polls end
+  for line in io.lines(path) do
+    local kind, rest = line:match("^(%a) (.*)$")
+    if kind == "T" then
+      table.insert(tokens, rest)
+    elseif kind == "P" then
+      local ids = {}
+      for id in rest:gmatch("%d+") do table.insert(ids, id) end
+      table.insert(polls, { id = table.remove(ids, 1), options = ids })
+    end
+  end
+  return tokens, polls
+end
+
+function init(args)
+  mode, window, pace = args[2], tonumber(args[3]), tonumber(args[4])
+  local nthreads = tonumber(args[5])
+  get_path = args[6]
+  local tokens
+  tokens, polls = read_data(args[1])
+  -- Each thread gets its own slice of voters, so no two threads ever send the same
+  -- (poll, voter) pair; within a thread the walk below never repeats one either.
+  mine = {}
+  for i = tid + 1, #tokens, nthreads do table.insert(mine, tokens[i]) end
+  -- Less one: the format-check call to request() uses up a pair on the first thread.
+  capacity = (mode == "get") and math.huge or #mine * math.max(#polls, 1) - 1
+  k, issued, responses, exhausted = 0, 0, 0, 0
+  statuses = {}
+  first, last = 0, 0
+end
+
+function delay()
+  local t = now()
+  if first == 0 then
+    first = t
+    deadline = t + window
+  end
+  if t >= deadline then return 3600000 end -- park: the run is over for this thread
+  if issued >= capacity then
+    exhausted = 1
+    return 3600000
+  end
+  -- Counted here, not in request(): wrk calls request() once more on the first thread
+  -- to check its format, and that one is never sent.
+  issued = issued + 1
+  return pace
+end
+
+local json_headers = { ["Content-Type"] = "application/json" }
+
+function request()
+  if mode == "get" then return wrk.format("GET", get_path) end
+  -- Voter-major walk: pair n is (voter n mod L, poll n div L); n < L * #polls.
+  local n = k
+  k = k + 1
+  local L = #mine
+  local poll = polls[math.floor(n / L) + 1]
+  local option = poll.options[(n % #poll.options) + 1]
+  json_headers["Authorization"] = "Bearer " .. mine[(n % L) + 1]
+  local path = (mode == "vote") and ("/api/v1/polls/" .. poll.id .. "/votes")
+      or "/api/v1/bench/noop-vote"
+  return wrk.format("POST", path, json_headers, '{"option_id":' .. option .. '}')
+end
+
+function response(status, headers, body)
+  responses = responses + 1
+  statuses[status] = (statuses[status] or 0) + 1
+  last = now()
+end
+
+local function encode(value)
+  if type(value) == "table" then
+    local parts = {}
+    for key, v in pairs(value) do
+      table.insert(parts, string.format("%q:%s", tostring(key), encode(v)))
+    end
+    return "{" .. table.concat(parts, ",") .. "}"
+  end
+  return tostring(value)
+end
+
+function done(summary, latency, requests)
+  local per_thread = {}
+  for i, thread in ipairs(threads) do
+    per_thread[i] = {
+      statuses = thread:get("statuses"),
+      issued = thread:get("issued"),
+      responses = thread:get("responses"),
+      first = thread:get("first"),
+      last = thread:get("last"),
+      exhausted = thread:get("exhausted"),
+    }
+  end
+  local result = {
+    threads = per_thread,
+    latency_us = {
+      p50 = latency:percentile(50),
+      p90 = latency:percentile(90),
+      p99 = latency:percentile(99),
+      max = latency.max,
+      mean = latency.mean,
+    },
+    completed = summary.requests,
+    errors = summary.errors,
+  }
+  io.write("BENCH-JSON " .. encode(result) .. "\n")
+end

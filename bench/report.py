@@ -1,0 +1,260 @@
+"""The outputs of a run: the summary table, bench/RESULTS.md and bench/results.json.
+
+results.json keeps a list of runs, newest first (the last RUNS_KEPT), so a run after a
+fix can be read next to the one before it; RESULTS.md shows the latest run in full and
+the previous run's summary.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS_MD = HERE / "RESULTS.md"
+RESULTS_JSON = HERE / "results.json"
+RUNS_KEPT = 10
+
+
+# --- what ran where ----------------------------------------------------------------------
+
+
+def machine():
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem_kb = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    return {
+        "cpus": len(os.sched_getaffinity(0)),
+        "cpu_model": cpu,
+        "memory_gib": round(mem_kb / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "os": _os_name(),
+    }
+
+
+def _os_name():
+    for line in Path("/etc/os-release").read_text().splitlines():
+        if line.startswith("PRETTY_NAME="):
+            return line.split("=", 1)[1].strip('"')
+    return platform.system()
+
+
+def versions(stack, wrk_version):
+    import django
+    import httpx
+    import rest_framework
+    import uvicorn
+
+    from pollsite import devstack
+
+    pgbench = subprocess.run(
+        [devstack.pg_bin("pgbench"), "--version"], capture_output=True, text=True
+    ).stdout.split()[-1]  # "pgbench (PostgreSQL) 18.6"
+    redis_info = _redis_info(stack.env["REDIS_URL"])
+    return {
+        "python": sys.version.split()[0],
+        "django": django.get_version(),
+        "djangorestframework": rest_framework.VERSION,
+        "postgresql": stack.scalar("SHOW server_version"),
+        "pgbench": pgbench,
+        "redis": redis_info,
+        "uvicorn": uvicorn.__version__,
+        "httpx": httpx.__version__,
+        "wrk": wrk_version,
+    }
+
+
+def _redis_info(url):
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        return client.info("server")["redis_version"]
+    finally:
+        client.close()
+
+
+# --- goals -------------------------------------------------------------------------------
+
+
+def _pct(x):
+    return "n/a" if x is None else f"{100 * x:.1f} %"
+
+
+def _ms(x):
+    return "n/a" if x is None else f"{x:.1f} ms"
+
+
+def goals(run):
+    """Every goal of the issue: (figure, measured, goal, met)."""
+    rows = []
+    for row in run["db_layer"]["summary"]:
+        rows.append(
+            (
+                f"1 {row['variant'].replace('_', ' ')}, {row['clients']} clients",
+                f"{row['tps']:,.0f} tps = {_pct(row['ratio'])} of {row['ceiling_tps']:,.0f}",
+                f">= {row['goal']:.0%}",
+                row["met"],
+            )
+        )
+    votes = run["http_votes"]
+    rows.append(
+        (
+            "2 HTTP votes / no-op POST",
+            f"{votes['vote']['rate']:.0f} / {votes['noop']['rate']:.0f} per s = "
+            f"{_pct(votes['ratio'])}",
+            ">= 80 %",
+            votes["ratio"] is not None and votes["ratio"] >= 0.80,
+        )
+    )
+    res = run["http_results"]
+    rows.append(
+        (
+            "3 results / no-op GET, under voting",
+            f"{res['results_rate']:.0f} / {res['noop_rate']:.0f} per s = {_pct(res['rate_ratio'])}",
+            ">= 90 %",
+            res["rate_ratio"] is not None and res["rate_ratio"] >= 0.90,
+        )
+    )
+    rows.append(
+        (
+            "3 results p99, 1M / 1k votes",
+            f"{_ms(res['p99_1m_ms'])} / {_ms(res['p99_1k_ms'])} = "
+            + ("n/a" if res["p99_ratio"] is None else f"{res['p99_ratio']:.2f}"),
+            "<= 1.2",
+            res["p99_ratio"] is not None and res["p99_ratio"] <= 1.2,
+        )
+    )
+    fresh = run["freshness"]
+    rows.append(
+        (
+            f"4 stream delay p99, {fresh['subscribers']} subscribers",
+            f"p50 {_ms(fresh['delay_p50_ms'])}, p99 {_ms(fresh['delay_p99_ms'])}"
+            f", {fresh['missing_pairs']} missed",
+            "p99 <= 250 ms",
+            fresh["delay_p99_ms"] is not None
+            and fresh["delay_p99_ms"] <= 250
+            and fresh["missing_pairs"] == 0,
+        )
+    )
+    rows.append(
+        (
+            "4 stale results reads after a 201",
+            f"{fresh['stale_reads']} of {fresh['results_reads']}",
+            "0",
+            fresh["stale_reads"] == 0 and fresh["results_reads"] > 0,
+        )
+    )
+    audits = run["audits"]
+    bad = [a["phase"] for a in audits if not a["ok"]]
+    rows.append(
+        (
+            "5 tally drift 0 and 201s == rows",
+            f"{len(audits) - len(bad)} of {len(audits)} phases"
+            + (f" (failed: {', '.join(bad)})" if bad else ""),
+            "every phase",
+            not bad,
+        )
+    )
+    fan = run["sse_fan_out"]
+    rows.append(
+        (
+            f"SSE fan-out, {fan['subscribers']} subscribers, 1 process",
+            f"{fan['received']} received, p50 {_ms(fan['delay_p50_ms'])}"
+            f", p99 {_ms(fan['delay_p99_ms'])}",
+            "all receive it",
+            fan["received"] == fan["subscribers"],
+        )
+    )
+    return [{"figure": f, "measured": m, "goal": g, "met": ok} for f, m, g, ok in rows]
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def table_text(goal_rows):
+    widths = [max(len(r[k]) for r in goal_rows) for k in ("figure", "measured", "goal")]
+    widths = [max(w, len(h)) for w, h in zip(widths, ("Figure", "Measured", "Goal"), strict=True)]
+    header = ("Figure", "Measured", "Goal", "Result")
+    lines = [_row(header, widths), _row(tuple("-" * w for w in widths) + ("------",), widths)]
+    for r in goal_rows:
+        lines.append(_row((r["figure"], r["measured"], r["goal"], _verdict(r)), widths))
+    return "\n".join(lines)
+
+
+def _row(cells, widths):
+    return "  ".join(c.ljust(w) for c, w in zip(cells, [*widths, 0], strict=True)).rstrip()
+
+
+def _verdict(row):
+    return "met" if row["met"] else "MISSED"
+
+
+def table_markdown(goal_rows):
+    lines = ["| Figure | Measured | Goal | Result |", "|---|---|---|---|"]
+    for r in goal_rows:
+        verdict = "met" if r["met"] else "**missed**"
+        lines.append(f"| {r['figure']} | {r['measured']} | {r['goal']} | {verdict} |")
+    return "\n".join(lines)
+
+
+def previous_runs():
+    try:
+        return json.loads(RESULTS_JSON.read_text())["runs"]
+    except (FileNotFoundError, KeyError, ValueError):
+        return []
+
+
+def write(run):
+    runs = [run, *previous_runs()][:RUNS_KEPT]
+    RESULTS_JSON.write_text(json.dumps({"runs": runs}, indent=1, default=str) + "\n")
+    RESULTS_MD.write_text(markdown(run, runs[1] if len(runs) > 1 else None))
+
+
+def now_iso():
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def markdown(run, previous):
+    from bench import report_raw
+
+    m, v = run["machine"], run["versions"]
+    parts = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` on {run['date']} in {run['elapsed_s']:.0f} s. "
+        "How to run it and how to read each figure: README.md, section Benchmarks. "
+        "Every run is also in bench/results.json (newest first).",
+        "",
+        f"- Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, "
+        f"{m['os']}, kernel {m['kernel']}",
+        "- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()),
+        f"- Settings: {run['settings']}",
+        "",
+        "## Goals",
+        "",
+        table_markdown(run["goals"]),
+        "",
+    ]
+    if previous:
+        parts += [
+            f"## The run before ({previous['date']})",
+            "",
+            table_markdown(previous["goals"]),
+            "",
+        ]
+    parts += report_raw.sections(run)
+    return "\n".join(parts) + "\n"

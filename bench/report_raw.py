@@ -1,0 +1,132 @@
+"""The raw numbers of a run, as Markdown sections of bench/RESULTS.md."""
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _f(x, digits=1):
+    return "n/a" if x is None else f"{x:,.{digits}f}"
+
+
+def _pct(x):
+    return "n/a" if x is None else f"{100 * x:.1f} %"
+
+
+def sections(run):
+    return (
+        _db(run["db_layer"])
+        + _votes(run["http_votes"])
+        + _results(run["http_results"])
+        + _freshness(run["freshness"], run["sse_fan_out"])
+        + _audits(run["audits"])
+        + _profiles(run.get("profiles"))
+    )
+
+
+def _db(db):
+    out = ["## 1. Database layer (pgbench)", ""]
+    out += _table(
+        ["variant", "clients", "ceiling tps", "tps", "of ceiling", "goal", "met"],
+        [
+            (r["variant"], r["clients"], _f(r["ceiling_tps"], 0), _f(r["tps"], 0))
+            + (_pct(r["ratio"]), f"{r['goal']:.0%}", r["met"])
+            for r in db["summary"]
+        ],
+    )
+    out += ["Every pgbench run (the experiments' included):", ""]
+    out += _table(
+        ["variant", "clients", "tps", "latency ms", "transactions", "rows", "drift"],
+        [
+            (r["variant"], r["clients"], _f(r["tps"], 0), r["latency_ms"], r["transactions"])
+            + (r["rows"], r["drift"])
+            for r in db["runs"]
+        ],
+    )
+    if db["experiments"]:
+        out += [
+            "Fixes tried (bench/sql/*.sql, each installed for its runs only; mean tps over "
+            "rounds interleaved with ceiling runs of its own):",
+            "",
+        ]
+        out += _table(
+            ["experiment", "variant", "clients", "tps", "ceiling tps", "of ceiling", "goal"]
+            + ["drift"],
+            [
+                (e["experiment"], e["variant"], e["clients"], _f(e["tps"], 0))
+                + (_f(e["ceiling_tps"], 0), _pct(e["ratio"]), f"{e['goal']:.0%}", e["drift"])
+                for e in db["experiments"]
+            ],
+        )
+    return out
+
+
+def _load_rows(loads):
+    return [
+        (
+            x["label"],
+            x["connections"],
+            _f(x["ok_rate"]),
+            _f(x["p50_ms"]),
+            _f(x["p90_ms"]),
+            _f(x["p99_ms"]),
+            _f(x["max_ms"]),
+            x["statuses"],
+            x["errors"],
+            x["issued"],
+        )
+        for x in loads
+    ]
+
+
+LOAD_HEADER = ["run", "conns", "ok/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "statuses"]
+LOAD_HEADER += ["errors", "sent"]
+
+
+def _votes(votes):
+    out = ["## 2. HTTP votes", ""]
+    out += _table(LOAD_HEADER, _load_rows(votes["runs"]))
+    return out
+
+
+def _results(res):
+    out = ["## 3. HTTP results under voting", ""]
+    out += [f"Preloads: {res['preloads']}", ""]
+    loads = []
+    for run in res["runs"].values():
+        loads += [run["reads"], run["background"]]
+    out += _table(LOAD_HEADER, _load_rows(loads))
+    return out
+
+
+def _freshness(fresh, fan):
+    out = ["## 4. Freshness and fan-out", ""]
+    out += _table(["measure", "value"], sorted(fresh.items()))
+    out += ["1,000 subscribers on one server process (uvicorn --workers 1):", ""]
+    out += _table(["measure", "value"], sorted(fan.items()))
+    return out
+
+
+def _audits(audits):
+    out = ["## 5. Audits after each phase", ""]
+    out += _table(
+        ["phase", "201s", "preloaded", "rows", "tally drift", "ok"],
+        [
+            (a["phase"], a["created_201"], a["preloaded"], a["rows"], a["drift"], a["ok"])
+            for a in audits
+        ],
+    )
+    return out
+
+
+def _profiles(profiles):
+    if not profiles:
+        return []
+    out = ["## Profiles (py-spy, `--profile`, separate runs after the measurements)", ""]
+    out += ["Inclusive share of the workers' busy samples, request plumbing left out.", ""]
+    for label, rows in profiles.items():
+        out += [f"### {label}", ""]
+        out += _table(["share", "function"], [(f"{100 * s:.1f} %", f) for s, f in rows])
+    return out
