@@ -391,8 +391,7 @@ class ResultsApi(APIView):
         responses={200: ResultsSerializer, 304: None, **problem_responses(NOT_FOUND, HIDDEN)},
     )
     def get(self, request, poll_id):
-        poll = selectors.access_results_by_user(poll_id, request.user)
-        results = selectors.poll_results(poll)
+        results = selectors.results_for(poll_id, request.user)
         etag = selectors.results_etag(results)
         if etag in request.headers.get("If-None-Match", ""):
             response = Response(status=304)

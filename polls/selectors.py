@@ -1,14 +1,16 @@
 """Reads for polls and votes."""
 
+import functools
 import hashlib
 import json
+from types import SimpleNamespace
 
 from cacheops import cached_as
 from django.db.models import Q, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from polls.models import OptionTally, Poll, ResultsSnapshot, Vote, VoteTimelineSnapshot
+from polls.models import Option, OptionTally, Poll, ResultsSnapshot, Vote, VoteTimelineSnapshot
 from pollsite.problems import Problem
 
 STATUSES = ("draft", "scheduled", "open", "closed")
@@ -92,55 +94,93 @@ def results_hidden_from(poll, user) -> bool:
     return poll.results_visibility == "after_close" and poll_status(poll) != "closed"
 
 
+def results_for(poll_id, user) -> dict:
+    """The poll's results, if `user` may see them: 404 for an unknown poll (or a draft,
+    for non-staff), 403 results_hidden for an after_close poll that is not closed yet."""
+    found = _results_document(poll_id)
+    if found is None:
+        raise Http404
+    results, poll = found
+    if poll.published_at is None and not user.is_staff:
+        raise Http404
+    if results_hidden_from(poll, user):
+        raise Problem("results_hidden", "Results are hidden until the poll closes.", status=403)
+    return results
+
+
 def access_results_by_user(poll_id, user) -> Poll:
-    """The poll whose results `user` may see: 404 as access_poll_by_user, then 403
-    results_hidden for an after_close poll that is not closed yet."""
+    """The poll whose results `user` may see (the rules of results_for), for reads that
+    need the poll itself, such as the timeline."""
     poll = access_poll_by_user(poll_id, user)
     if results_hidden_from(poll, user):
         raise Problem("results_hidden", "Results are hidden until the poll closes.", status=403)
     return poll
 
 
-def _tally(poll_id) -> tuple[dict[int, int], str]:
-    """{option_id: votes} from the counters, and when they were read: O(options x shards).
-
-    Cached in Redis until the next vote on this poll commits (services.results_changed
-    invalidates it). keep_fresh: a read that started before an invalidation does not
-    write its (possibly older) result back into the cache.
-    """
-    counters = OptionTally.objects.filter(poll_id=poll_id)
-
-    @cached_as(counters, keep_fresh=True, extra=poll_id)
-    def read():
-        rows = counters.values("option_id").annotate(votes=Sum("votes"))
-        # UTC with "Z", as DRF renders every other time in the API.
-        as_of = timezone.now().isoformat().replace("+00:00", "Z")
-        return {row["option_id"]: row["votes"] for row in rows}, as_of
-
-    return read()
+def poll_results(poll_id) -> dict | None:
+    """The poll's results with no access check (the stream checked at connect)."""
+    found = _results_document(poll_id)
+    return found[0] if found else None
 
 
-def poll_results(poll) -> dict:
-    counts, as_of = _tally(poll.pk)
-    total = sum(counts.values())
+def _results_document(poll_id):
+    """(results, poll times and visibility) from one cached read, or None."""
+    document = _results_reader(poll_id)()
+    if document is None:
+        return None
+    poll = SimpleNamespace(**document["poll"])
+    counts, total = document["counts"], sum(document["counts"].values())
     options = [
-        {
-            "id": o.pk,
-            "label": o.label,
-            "votes": counts.get(o.pk, 0),
-            "share": round(counts.get(o.pk, 0) / total, 6) if total else 0,
-        }
-        for o in poll.options.all()
+        {"id": option_id, "label": label, "votes": counts.get(option_id, 0),
+         "share": round(counts.get(option_id, 0) / total, 6) if total else 0}
+        for option_id, label in document["options"]
     ]
-    return {
-        "poll_id": poll.pk,
-        "status": poll_status(poll),
+    results = {
+        "poll_id": poll_id,
+        "status": poll_status(poll),  # by the clock now, not when it was cached
         "total_votes": total,
         # Votes are append-only, so the count is a version that only grows.
         "version": total,
-        "as_of": as_of,
+        "as_of": document["as_of"],
         "options": options,
     }
+    return results, poll
+
+
+@functools.lru_cache(maxsize=4096)
+def _results_reader(poll_id):
+    """Everything a results read needs, in one cacheops entry: the poll's times and
+    visibility, its options, and the counters summed per option (O(options x shards),
+    never a COUNT over votes).
+
+    Built once per poll per process: cached_as compiles its sample querysets to SQL to
+    make the cache key, and doing that on every read cost more than the read itself.
+    The entry lives until the poll or an option changes (cacheops sees those ORM writes)
+    or a vote on the poll commits (services.results_changed invalidates the counters,
+    which a trigger writes behind the ORM's back). keep_fresh: a read that began before
+    an invalidation never writes its older result back, so once a vote's 201 is out,
+    every later read includes it.
+    """
+    poll = Poll.objects.filter(pk=poll_id)
+    options = Option.objects.filter(poll_id=poll_id)
+    counters = OptionTally.objects.filter(poll_id=poll_id)
+
+    @cached_as(poll, options, counters, keep_fresh=True, extra=poll_id)
+    def read():
+        fields = ("published_at", "closed_at", "opens_at", "closes_at", "results_visibility")
+        row = poll.nocache().values(*fields).first()
+        if row is None:
+            return None
+        counts = counters.nocache().values("option_id").annotate(votes=Sum("votes"))
+        return {
+            "poll": row,
+            "options": list(options.nocache().order_by("position").values_list("id", "label")),
+            "counts": {c["option_id"]: c["votes"] for c in counts},
+            # UTC with "Z", as DRF renders every other time in the API.
+            "as_of": timezone.now().isoformat().replace("+00:00", "Z"),
+        }
+
+    return read
 
 
 def results_etag(results) -> str:

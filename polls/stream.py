@@ -29,7 +29,6 @@ from django.db import close_old_connections, connection
 from django.http import StreamingHttpResponse
 
 from identity.authentication import user_from_bearer
-from polls.models import Poll
 from pollsite.problems import problem_response_for
 
 logger = logging.getLogger(__name__)
@@ -180,8 +179,8 @@ def results_event(poll_id) -> str | None:
     # restarted database left unusable, and do not keep one open afterwards.
     close_old_connections()
     try:
-        poll = Poll.objects.prefetch_related("options").filter(pk=poll_id).first()
-        return sse("results", poll_results(poll)) if poll else None
+        results = poll_results(poll_id)
+        return sse("results", results) if results else None
     finally:
         close_old_connections()
 
@@ -217,10 +216,9 @@ async def results_stream(request, poll_id):
 
 
 def _first_event(request, poll_id):
-    from polls.selectors import access_results_by_user, poll_results
+    from polls.selectors import results_for
 
     try:
-        user = user_from_bearer(request)
-        return sse("results", poll_results(access_results_by_user(poll_id, user)))
+        return sse("results", results_for(poll_id, user_from_bearer(request)))
     finally:
         close_old_connections()
