@@ -131,8 +131,12 @@ def _results_document(poll_id):
     poll = SimpleNamespace(**document["poll"])
     counts, total = document["counts"], sum(document["counts"].values())
     options = [
-        {"id": option_id, "label": label, "votes": counts.get(option_id, 0),
-         "share": round(counts.get(option_id, 0) / total, 6) if total else 0}
+        {
+            "id": option_id,
+            "label": label,
+            "votes": counts.get(option_id, 0),
+            "share": round(counts.get(option_id, 0) / total, 6) if total else 0,
+        }
         for option_id, label in document["options"]
     ]
     results = {
