@@ -65,9 +65,7 @@ class Stack:
         devstack.ensure_database(self.pg_port)
         self.redis_port = devstack.free_port()
         self.children.append(
-            devstack.start_redis(
-                self.tmp / "redis", self.redis_port, log=self.tmp / "redis.log", durable=False
-            )
+            devstack.start_redis(self.tmp / "redis", self.redis_port, log=self.tmp / "redis.log")
         )
         self.env = self._app_env()
         os.environ.update(self.env)  # the harness itself uses Django (bench/fixtures.py)

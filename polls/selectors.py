@@ -53,11 +53,16 @@ def access_poll_by_user(poll_id, user) -> Poll:
     """The only way to fetch a poll for a user: unknown polls, and drafts for non-staff,
     are 404, so a non-staff user cannot even learn that a draft exists."""
     poll = Poll.objects.prefetch_related("options").filter(pk=poll_id).first()
+    _refuse_unless_visible(poll, user)
+    return poll
+
+
+def _refuse_unless_visible(poll, user):
+    """404 for no poll, and for a draft unless `user` is staff."""
     if poll is None:
         raise Http404
     if poll.published_at is None and not user.is_staff:
         raise Http404
-    return poll
 
 
 def poll_totals(poll_ids) -> dict[int, int]:
@@ -87,24 +92,21 @@ def vote_by_receipt(receipt) -> Vote | None:
 # --- Results ---------------------------------------------------------------------------
 
 
-def results_hidden_from(poll, user) -> bool:
-    """after_close polls hide their results from non-staff until they close."""
+def _refuse_hidden_results(poll, user):
+    """403 results_hidden: after_close polls hide their results from non-staff until
+    they close."""
     if user.is_staff:
-        return False
-    return poll.results_visibility == "after_close" and poll_status(poll) != "closed"
+        return
+    if poll.results_visibility == "after_close" and poll_status(poll) != "closed":
+        raise Problem("results_hidden", "Results are hidden until the poll closes.", status=403)
 
 
 def results_for(poll_id, user) -> dict:
     """The poll's results, if `user` may see them: 404 for an unknown poll (or a draft,
     for non-staff), 403 results_hidden for an after_close poll that is not closed yet."""
-    found = _results_document(poll_id)
-    if found is None:
-        raise Http404
-    results, poll = found
-    if poll.published_at is None and not user.is_staff:
-        raise Http404
-    if results_hidden_from(poll, user):
-        raise Problem("results_hidden", "Results are hidden until the poll closes.", status=403)
+    results, poll = _results_document(poll_id) or (None, None)
+    _refuse_unless_visible(poll, user)
+    _refuse_hidden_results(poll, user)
     return results
 
 
@@ -112,8 +114,7 @@ def access_results_by_user(poll_id, user) -> Poll:
     """The poll whose results `user` may see (the rules of results_for), for reads that
     need the poll itself, such as the timeline."""
     poll = access_poll_by_user(poll_id, user)
-    if results_hidden_from(poll, user):
-        raise Problem("results_hidden", "Results are hidden until the poll closes.", status=403)
+    _refuse_hidden_results(poll, user)
     return poll
 
 

@@ -164,12 +164,13 @@ def vote_cast(*, voter, poll_id, option_id, idempotency_key=None) -> VoteReceipt
                     INSERT_VOTE_WITH_KEY, [*vote, voter.pk, idempotency_key, request_hash]
                 )
             cast_at = cursor.fetchone()[0]
-    except IntegrityError as exc:
-        if idempotency_key is not None:
-            return _replay(voter, idempotency_key, request_hash, refused=exc)
-        raise
-    except DatabaseError as exc:
-        if sqlstate_of(exc) == SQLState.POLL_DRAFT and voter.is_staff:
+    except DatabaseError as refused:
+        # A retry must get the first answer whatever refuses it now: the vote it repeats
+        # (already_voted), or a poll that has closed since the first one went through.
+        first = _first_answer(voter, idempotency_key, request_hash) if idempotency_key else None
+        if first is not None:
+            return first
+        if sqlstate_of(refused) == SQLState.POLL_DRAFT and voter.is_staff:
             raise Problem("poll_not_open", "This poll is a draft.", status=409) from None
         raise
     transaction.on_commit(partial(results_changed, poll_id))
@@ -180,11 +181,11 @@ def _savepoint_if_in_transaction():
     return transaction.atomic() if connection.in_atomic_block else nullcontext()
 
 
-def _replay(voter, key, request_hash, *, refused):
-    """The answer to a retried request: the first one's, if this key made it."""
+def _first_answer(voter, key, request_hash) -> VoteReceipt | None:
+    """The answer of the earlier request that stored this key, or None if none did."""
     stored = IdempotencyKey.objects.filter(user=voter, key=key).first()
     if stored is None:
-        raise refused  # no earlier request with this key: the refusal stands
+        return None
     if stored.request_hash != request_hash:
         raise Problem(
             "idempotency_key_reused",

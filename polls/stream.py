@@ -107,9 +107,6 @@ class Hub:
         if not self._subscribers[poll_id]:
             del self._subscribers[poll_id]
 
-    def subscriber_count(self):
-        return sum(len(queues) for queues in self._subscribers.values())
-
     # -- in the event loop --
 
     def changed(self, poll_id):
@@ -189,9 +186,8 @@ def sse(event, data) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-async def events(poll_id, first_event):
+async def events(poll_id, queue, first_event):
     """The stream: the results now, then after each change; a comment as heartbeat."""
-    queue = hub.subscribe(poll_id)
     try:
         yield first_event
         while True:
@@ -205,11 +201,17 @@ async def events(poll_id, first_event):
 
 async def results_stream(request, poll_id):
     """GET /api/v1/polls/{id}/results/stream: text/event-stream of `results` events."""
+    # Subscribe first, then read: a vote landing between the two then sends an event
+    # (at worst a repeat; versions only grow) instead of falling through the gap.
+    queue = hub.subscribe(poll_id)
     try:
         first_event = await sync_to_async(_first_event, thread_sensitive=False)(request, poll_id)
     except Exception as exc:  # the same problem documents as the rest of the API
+        hub.unsubscribe(poll_id, queue)
         return problem_response_for(exc)
-    response = StreamingHttpResponse(events(poll_id, first_event), content_type="text/event-stream")
+    response = StreamingHttpResponse(
+        events(poll_id, queue, first_event), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # tell a fronting nginx not to buffer the stream
     return response

