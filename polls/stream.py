@@ -26,7 +26,7 @@ import psycopg2
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.http import StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 
 from identity.authentication import user_from_bearer
 from pollsite.problems import problem_response_for
@@ -201,12 +201,18 @@ async def events(poll_id, queue, first_event):
 
 async def results_stream(request, poll_id):
     """GET /api/v1/polls/{id}/results/stream: text/event-stream of `results` events."""
-    # Subscribe first, then read: a vote landing between the two then sends an event
-    # (at worst a repeat; versions only grow) instead of falling through the gap.
+    try:
+        await sync_to_async(_authorize, thread_sensitive=False)(request, poll_id)
+    except Exception as exc:  # the same problem documents as the rest of the API
+        return problem_response_for(exc)
+    # Subscribe, then read: a vote landing between the two then sends an event (at worst
+    # a repeat; versions only grow) instead of falling through the gap.
     queue = hub.subscribe(poll_id)
     try:
-        first_event = await sync_to_async(_first_event, thread_sensitive=False)(request, poll_id)
-    except Exception as exc:  # the same problem documents as the rest of the API
+        first_event = await sync_to_async(results_event, thread_sensitive=False)(poll_id)
+        if first_event is None:  # deleted since the check
+            raise Http404
+    except Exception as exc:
         hub.unsubscribe(poll_id, queue)
         return problem_response_for(exc)
     response = StreamingHttpResponse(
@@ -217,10 +223,11 @@ async def results_stream(request, poll_id):
     return response
 
 
-def _first_event(request, poll_id):
+def _authorize(request, poll_id):
+    """Raise unless the request may see the poll's results (results_for's rules)."""
     from polls.selectors import results_for
 
     try:
-        return sse("results", results_for(poll_id, user_from_bearer(request)))
+        results_for(poll_id, user_from_bearer(request))
     finally:
         close_old_connections()
