@@ -3,14 +3,25 @@
 import functools
 import hashlib
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from types import SimpleNamespace
 
 from cacheops import cached_as
+from cacheops.invalidation import invalidate_dict
 from django.db.models import Q, Sum
 from django.http import Http404
 from django.utils import timezone
 
-from polls.models import Option, OptionTally, Poll, ResultsSnapshot, Vote, VoteTimelineSnapshot
+from polls.models import (
+    Option,
+    OptionTally,
+    Poll,
+    ResultsSnapshot,
+    ResultsVisibility,
+    Vote,
+    VoteTimelineSnapshot,
+)
 from pollsite.problems import Problem
 
 STATUSES = ("draft", "scheduled", "open", "closed")
@@ -92,21 +103,26 @@ def vote_by_receipt(receipt) -> Vote | None:
 # --- Results ---------------------------------------------------------------------------
 
 
-def _refuse_hidden_results(poll, user):
-    """403 results_hidden: after_close polls hide their results from non-staff until
-    they close."""
-    if user.is_staff:
-        return
-    if poll.results_visibility == "after_close" and poll_status(poll) != "closed":
-        raise Problem("results_hidden", "Results are hidden until the poll closes.", status=403)
+@dataclass(frozen=True)
+class RenderedResults:
+    """A poll's results as served: the JSON body and its ETag, rendered once per change
+    and cached as they are, so a read is one cache round trip and no serialization. The
+    other fields are what the access rules need, so a read needs no database either."""
+
+    body: bytes  # the documented shape (apis.ResultsSerializer), compact JSON
+    etag: str
+    published_at: datetime | None
+    results_visibility: str
+    status: str  # by the clock when rendered; see status_until
+    status_until: datetime | None  # when the status changes by the clock (opens, closes)
 
 
-def results_for(poll_id, user) -> dict:
+def results_for(poll_id, user) -> RenderedResults:
     """The poll's results, if `user` may see them: 404 for an unknown poll (or a draft,
     for non-staff), 403 results_hidden for an after_close poll that is not closed yet."""
-    results, poll = _results_document(poll_id) or (None, None)
-    _refuse_unless_visible(poll, user)
-    _refuse_hidden_results(poll, user)
+    results = poll_results(poll_id)
+    _refuse_unless_visible(results, user)
+    _refuse_hidden_results(results.results_visibility, results.status, user)
     return results
 
 
@@ -114,57 +130,51 @@ def access_results_by_user(poll_id, user) -> Poll:
     """The poll whose results `user` may see (the rules of results_for), for reads that
     need the poll itself, such as the timeline."""
     poll = access_poll_by_user(poll_id, user)
-    _refuse_hidden_results(poll, user)
+    _refuse_hidden_results(poll.results_visibility, poll_status(poll), user)
     return poll
 
 
-def poll_results(poll_id) -> dict | None:
-    """The poll's results with no access check (the stream checked at connect)."""
-    found = _results_document(poll_id)
-    return found[0] if found else None
+def _refuse_hidden_results(results_visibility, status, user):
+    """403 results_hidden: after_close polls hide their results from non-staff until
+    they close."""
+    if user.is_staff:
+        return
+    if results_visibility == ResultsVisibility.AFTER_CLOSE and status != "closed":
+        raise Problem("results_hidden", "Results are hidden until the poll closes.", status=403)
 
 
-def _results_document(poll_id):
-    """(results, poll times and visibility) from one cached read, or None."""
-    document = _results_reader(poll_id)()
-    if document is None:
-        return None
-    poll = SimpleNamespace(**document["poll"])
-    counts, total = document["counts"], sum(document["counts"].values())
-    options = [
-        {
-            "id": option_id,
-            "label": label,
-            "votes": counts.get(option_id, 0),
-            "share": round(counts.get(option_id, 0) / total, 6) if total else 0,
-        }
-        for option_id, label in document["options"]
-    ]
-    results = {
-        "poll_id": poll_id,
-        "status": poll_status(poll),  # by the clock now, not when it was cached
-        "total_votes": total,
-        # Votes are append-only, so the count is a version that only grows.
-        "version": total,
-        "as_of": document["as_of"],
-        "options": options,
-    }
-    return results, poll
+def poll_results(poll_id) -> RenderedResults | None:
+    """The poll's current results with no access check (the stream checked at connect),
+    or None for an unknown poll."""
+    read = _results_reader(poll_id)
+    results = read()
+    if results is not None and results.status_until and timezone.now() >= results.status_until:
+        # The poll opened or closed since these were rendered: render them again, once.
+        forget_results(poll_id)
+        results = read()
+    return results
+
+
+def forget_results(poll_id):
+    """Drop the poll's cached results. Votes change the counters through a trigger,
+    behind the ORM's back, so whoever knows of a vote must call this (cacheops sees the
+    ORM's writes to polls and options on its own)."""
+    invalidate_dict(OptionTally, {"poll_id": poll_id})
 
 
 @functools.lru_cache(maxsize=4096)
 def _results_reader(poll_id):
-    """Everything a results read needs, in one cacheops entry: the poll's times and
-    visibility, its options, and the counters summed per option (O(options x shards),
-    never a COUNT over votes).
+    """Everything a results read needs, rendered, in one cacheops entry: built from the
+    poll's times and visibility, its options, and the counters summed per option
+    (O(options x shards), never a COUNT over votes).
 
     Built once per poll per process: cached_as compiles its sample querysets to SQL to
     make the cache key, and doing that on every read cost more than the read itself.
     The entry lives until the poll or an option changes (cacheops sees those ORM writes)
-    or a vote on the poll commits (services.results_changed invalidates the counters,
-    which a trigger writes behind the ORM's back). keep_fresh: a read that began before
-    an invalidation never writes its older result back, so once a vote's 201 is out,
-    every later read includes it.
+    or forget_results is called for the poll (after a vote commits, by the tally watcher
+    for votes written outside the API, and when the clock changes the status). keep_fresh:
+    a read that began before an invalidation never writes its older result back, so
+    once a vote's 201 is out, every later read includes it.
     """
     poll = Poll.objects.filter(pk=poll_id)
     options = Option.objects.filter(poll_id=poll_id)
@@ -177,22 +187,60 @@ def _results_reader(poll_id):
         if row is None:
             return None
         counts = counters.nocache().values("option_id").annotate(votes=Sum("votes"))
-        return {
-            "poll": row,
-            "options": list(options.nocache().order_by("position").values_list("id", "label")),
-            "counts": {c["option_id"]: c["votes"] for c in counts},
-            # UTC with "Z", as DRF renders every other time in the API.
-            "as_of": timezone.now().isoformat().replace("+00:00", "Z"),
-        }
+        labels = options.nocache().order_by("position").values_list("id", "label")
+        return _render(poll_id, row, list(labels), {c["option_id"]: c["votes"] for c in counts})
 
     return read
 
 
-def results_etag(results) -> str:
+def _render(poll_id, poll, labels, counts) -> RenderedResults:
+    now = timezone.now()
+    total = sum(counts.values())
+    document = {
+        "poll_id": poll_id,
+        "status": poll_status(SimpleNamespace(**poll), now),
+        "total_votes": total,
+        # Votes are append-only, so the count is a version that only grows.
+        "version": total,
+        # UTC with "Z", as DRF renders every other time in the API.
+        "as_of": now.isoformat().replace("+00:00", "Z"),
+        "options": [
+            {
+                "id": option_id,
+                "label": label,
+                "votes": counts.get(option_id, 0),
+                "share": round(counts.get(option_id, 0) / total, 6) if total else 0,
+            }
+            for option_id, label in labels
+        ],
+    }
+    return RenderedResults(
+        # As DRF's JSONRenderer writes it: compact, UTF-8.
+        body=json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(),
+        etag=_etag(document),
+        published_at=poll["published_at"],
+        results_visibility=poll["results_visibility"],
+        status=document["status"],
+        status_until=_status_until(poll, now),
+    )
+
+
+def _etag(document) -> str:
     """A weak validator over everything but as_of (status and labels included)."""
-    stable = {k: v for k, v in results.items() if k != "as_of"}
+    stable = {k: v for k, v in document.items() if k != "as_of"}
     digest = hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:20]
-    return f'W/"{results["version"]}-{digest}"'
+    return f'W/"{document["version"]}-{digest}"'
+
+
+def _status_until(poll, now) -> datetime | None:
+    """When poll_status will next change by the clock alone, or None if it never will."""
+    if poll["published_at"] is None or poll["closed_at"] is not None:
+        return None
+    if now < poll["opens_at"]:
+        return poll["opens_at"]
+    if now < poll["closes_at"]:
+        return poll["closes_at"]
+    return None
 
 
 def poll_timeline(poll) -> dict:

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from cacheops.invalidation import invalidate_dict
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from polls import stream
-from polls.models import IdempotencyKey, Option, OptionTally, Poll, SQLState, Vote
-from polls.selectors import poll_status
+from polls.models import IdempotencyKey, Option, Poll, SQLState, Vote
+from polls.selectors import forget_results, poll_status
 from pollsite.problems import Problem, problem_from_database_error, sqlstate_of
 
 # --- Polls and options -------------------------------------------------------------------
@@ -199,5 +198,5 @@ def _first_answer(voter, key, request_hash) -> VoteReceipt | None:
 def results_changed(poll_id):
     """After a vote on `poll_id` commits, before its 201 is sent: drop the cached tally
     (written by a trigger, so cacheops cannot see it change) and wake the streams."""
-    invalidate_dict(OptionTally, {"poll_id": poll_id})
+    forget_results(poll_id)
     stream.notifier.poll_changed(poll_id)

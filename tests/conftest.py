@@ -1,9 +1,5 @@
 import os
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 import redis
 from django.conf import settings
@@ -80,58 +76,32 @@ def auth_api(make_user):
     return client_for
 
 
-class AsgiServer:
-    """The production app server (uvicorn, ASGI) on the test database, for what WSGI's
-    live_server cannot serve: the async results stream, and the browser tests."""
-
-    def __init__(self, env):
-        from pollsite import devstack
-
-        self.port = devstack.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "pollsite.asgi:application",
-                "--port",
-                str(self.port),
-                "--workers",
-                "2",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=env,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError("the ASGI test server did not start")
-            time.sleep(0.1)
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(15)
-
-
 @pytest.fixture(scope="session")
-def asgi_server(django_db_setup, django_db_blocker):
-    """Use with @pytest.mark.django_db(transaction=True): rows must be committed for the
-    server's own connections to see them."""
+def web_server(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The production web tier, as `make run` serves it (nginx in front of granian for the
+    API and uvicorn for the stream), on the test database. Use with
+    @pytest.mark.django_db(transaction=True): rows must be committed for the servers' own
+    connections to see them."""
+    from pollsite import devstack
+
     db = settings.DATABASES["default"]
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "RESULTS_STREAM_HEARTBEAT": "1",
+        "LOG_LEVEL": "WARNING",
+        "DB_CONN_MAX_AGE": "300",  # as in production (tests/plugin.py sets 0 for pytest)
     }
-    server = AsgiServer(env)
-    yield server
-    server.stop()
+    web = devstack.WebTier(
+        port=devstack.free_port(),
+        env=env,
+        sizing=devstack.WebSizing(api_workers=2, api_threads=4, stream_workers=1),
+        directory=tmp_path_factory.mktemp("web"),
+    )
+    children = []
+    try:
+        for _, start in web.services():
+            children.append(start())
+        yield web
+    finally:
+        devstack.stop_all(children)

@@ -41,6 +41,10 @@ def _start_stack():
         os.environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
     os.environ["VAR_DIR"] = str(tmp / "var")
     os.environ["DJANGO_ENV"] = "development"
+    # pytest-django's live_server serves each request on a new thread: a kept connection
+    # would outlive its thread and block dropping the test database. The web_server
+    # fixture runs the real servers with persistent connections.
+    os.environ.setdefault("DB_CONN_MAX_AGE", "0")
     os.environ["NATIONAL_ID_SCHEME"] = citizens.SCHEME
     os.environ["REGISTRY_CLIENT_SECRET"] = secrets.token_urlsafe(32)
     os.environ["NATIONAL_ID_HMAC_KEY"] = secrets.token_urlsafe(32)

@@ -1,8 +1,9 @@
 """The live results page and the API docs, in a real browser (Debian's chromium).
 
-The results stream is an async view, so these tests talk to a real uvicorn server
-(asgi_server) on the test database, not to pytest-django's WSGI live_server. Rows must
-be committed to be seen by that process: hence transaction=True.
+The results stream is an async view, so these tests talk to the production web tier
+(web_server: nginx, granian and uvicorn) on the test database, not to pytest-django's
+WSGI live_server. Rows must be committed to be seen by those processes: hence
+transaction=True.
 """
 
 import contextlib
@@ -105,13 +106,13 @@ BARS_SHOW = """([ada, grace]) => {
 
 
 def test_it_shows_alices_bobs_and_carols_votes_as_they_arrive(
-    asgi_server, open_page, make_poll, make_voter
+    web_server, open_page, make_poll, make_voter
 ):
     poll = make_poll(title="Board election", labels=("Ada Lovelace", "Grace Hopper"))
     ada, grace = options_of(poll)["Ada Lovelace"], options_of(poll)["Grace Hopper"]
     voters = [make_voter(name) for name in ("alice", "bob", "carol")]
 
-    page = open_page(f"{asgi_server.url}/polls/{poll.pk}/live")
+    page = open_page(f"{web_server.url}/polls/{poll.pk}/live")
     assert page.response.status == 200
     assert "default-src 'self'" in page.response.headers["content-security-policy"]
     assert page.locator("h1").inner_text() == "Board election"
@@ -121,7 +122,7 @@ def test_it_shows_alices_bobs_and_carols_votes_as_they_arrive(
     )
     assert page.locator("#connection").get_attribute("data-state") == "live"
 
-    with httpx.Client(base_url=asgi_server.url, timeout=10) as http:
+    with httpx.Client(base_url=web_server.url, timeout=10) as http:
         for voter, option_id in zip(voters, (ada, ada, grace), strict=True):
             response = http.post(
                 f"/api/v1/polls/{poll.pk}/votes",
@@ -147,10 +148,10 @@ def test_it_shows_alices_bobs_and_carols_votes_as_they_arrive(
     assert page.errors == []
 
 
-def test_it_says_results_are_hidden_until_the_poll_closes(asgi_server, open_page, make_poll):
+def test_it_says_results_are_hidden_until_the_poll_closes(web_server, open_page, make_poll):
     poll = make_poll(results_visibility="after_close")
 
-    page = open_page(f"{asgi_server.url}/polls/{poll.pk}/live")
+    page = open_page(f"{web_server.url}/polls/{poll.pk}/live")
 
     assert page.response.status == 200
     notice = page.locator("#hidden-notice")
@@ -160,8 +161,8 @@ def test_it_says_results_are_hidden_until_the_poll_closes(asgi_server, open_page
     screenshot(page, "live_page_hidden.png")
 
 
-def test_it_serves_the_api_docs_without_the_internet(asgi_server, open_page):
-    page = open_page(f"{asgi_server.url}/api/docs")
+def test_it_serves_the_api_docs_without_the_internet(web_server, open_page):
+    page = open_page(f"{web_server.url}/api/docs")
 
     page.wait_for_selector(".opblock", timeout=15_000)
     assert page.locator(".opblock").count() > 5

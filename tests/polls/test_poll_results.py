@@ -206,18 +206,18 @@ def event_data(frame):
 
 @pytest.mark.django_db(transaction=True)
 def test_it_streams_results_on_connect_after_a_vote_and_a_heartbeat(
-    asgi_server, make_poll, make_voter
+    web_server, make_poll, make_voter
 ):
     poll = make_poll()
     alice = make_voter("alice")
-    url = f"{asgi_server.url}/api/v1/polls/{poll.pk}/results/stream"
+    url = f"{web_server.url}/api/v1/polls/{poll.pk}/results/stream"
     with httpx.stream("GET", url, timeout=20) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         frames = sse_frames(response)
         assert event_data(next(frames))["total_votes"] == 0
         cast = httpx.post(
-            f"{asgi_server.url}/api/v1/polls/{poll.pk}/votes",
+            f"{web_server.url}/api/v1/polls/{poll.pk}/votes",
             json={"option_id": options_of(poll)["Grace"]},
             headers={"Authorization": f"Bearer {alice.token}"},
         )
@@ -229,11 +229,11 @@ def test_it_streams_results_on_connect_after_a_vote_and_a_heartbeat(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_hides_an_after_close_stream_from_bob(asgi_server, make_poll, staff):
+def test_it_hides_an_after_close_stream_from_bob(web_server, make_poll, staff):
     from knox.models import AuthToken
 
     poll = make_poll(results_visibility="after_close")
-    url = f"{asgi_server.url}/api/v1/polls/{poll.pk}/results/stream"
+    url = f"{web_server.url}/api/v1/polls/{poll.pk}/results/stream"
     hidden = httpx.get(url, timeout=10)
     assert hidden.status_code == 403 and hidden.json()["code"] == "results_hidden"
     assert hidden.headers["content-type"] == "application/problem+json"

@@ -21,6 +21,8 @@ READ_BY_RUNNER = {
     "RESULTS_REFRESH_SECONDS",
     "PORT",
     "WEB_CONCURRENCY",
+    "WEB_THREADS",
+    "STREAM_CONCURRENCY",
     "EMBEDDED_PG_PORT",
     "EMBEDDED_REDIS_PORT",
     "EMBEDDED_REGISTRY_PORT",
@@ -33,6 +35,7 @@ def variables_read():
     for source in (
         "pollsite/settings.py",
         "pollsite/devstack.py",
+        "pollsite/wsgi.py",
         "identity/management/commands/ensure_admin.py",
     ):
         text = (ROOT / source).read_text()
