@@ -67,17 +67,23 @@ class Notifier:
 
     def _send(self, polls):
         try:
-            with connection.cursor() as cursor:  # this thread's own connection, autocommit
-                cursor.execute(
-                    "SELECT pg_notify(%s, id::text) FROM unnest(%s::bigint[]) id",
-                    [CHANNEL, sorted(polls)],
-                )
+            notify(polls)  # on this thread's own connection, autocommit
         except Exception:
             logger.exception("could not notify results changes for %d poll(s)", len(polls))
             connection.close()  # reconnect next time
 
 
 notifier = Notifier()
+
+
+def notify(poll_ids):
+    """Wake every process's streams for these polls: one NOTIFY per poll, from this
+    thread's connection (outside a transaction, so it goes out at once)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_notify(%s, id::text) FROM unnest(%s::bigint[]) id",
+            [CHANNEL, sorted(poll_ids)],
+        )
 
 
 class Hub:

@@ -399,5 +399,8 @@ MATERIALIZED_VIEWS_DISABLE_SYNC_ON_MIGRATE = True
 # line keeps idle connections open.
 RESULTS_STREAM_MIN_INTERVAL = envfloat("RESULTS_STREAM_MIN_INTERVAL", 0.2)
 RESULTS_STREAM_HEARTBEAT = envfloat("RESULTS_STREAM_HEARTBEAT", 15.0)
+# Votes written outside the API (psql, imports) reach cached results and streams within
+# about this many seconds (`manage.py watch_tallies`, started by `make run`).
+TALLY_WATCH_SECONDS = envfloat("TALLY_WATCH_SECONDS", 1.0)
 # How often each app process may send the NOTIFY that wakes the streams.
 RESULTS_NOTIFY_INTERVAL = envfloat("RESULTS_NOTIFY_INTERVAL", 0.05)

@@ -2,16 +2,22 @@
 (polls.selectors.poll_results, polls.stream, refresh_results)."""
 
 import json
+import secrets
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from polls.models import Poll
+from pollsite.devstack import BASE_DIR as ROOT
 from tests.plugin import redis_stopped
 from tests.polls.conftest import options_of
 from tests.polls.test_vote_storm import verified_tokens
@@ -245,3 +251,40 @@ def test_it_hides_an_after_close_stream_from_bob(web_server, make_poll, staff):
         assert event_data(next(sse_frames(response)))["total_votes"] == 0
     bad = httpx.get(url, headers={"Authorization": "Bearer nonsense"}, timeout=10)
     assert bad.status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_brings_a_vote_written_outside_the_api_to_results_and_streams_within_2s(
+    web_server, make_poll
+):
+    """A vote inserted with SQL, as psql or an import would: no API call invalidates the
+    cached results or wakes the streams, so the tally watcher must, within its bound."""
+    poll = make_poll()
+    results_url = f"{web_server.url}/api/v1/polls/{poll.pk}/results"
+    watcher = subprocess.Popen(
+        [sys.executable, "manage.py", "watch_tallies", "--every", "1"],
+        env=web_server.env,
+        cwd=ROOT,
+    )
+    try:
+        with httpx.stream("GET", f"{results_url}/stream", timeout=20) as response:
+            frames = sse_frames(response)
+            assert event_data(next(frames))["total_votes"] == 0
+            assert httpx.get(results_url).json()["total_votes"] == 0  # cached now
+            time.sleep(2)  # the watcher is up and has had its first look
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO polls_vote (poll_id, option_id, voter_key, receipt)"
+                    " VALUES (%s, %s, %s, %s)",
+                    [poll.pk, options_of(poll)["Ada"], secrets.token_bytes(32), "outside-api"],
+                )
+            written = time.monotonic()
+            while httpx.get(results_url).json()["total_votes"] != 1:
+                assert time.monotonic() - written < 2, "results staler than 2 s"
+                time.sleep(0.05)
+            events = (frame for frame in frames if not frame.startswith(":"))  # no heartbeats
+            assert event_data(next(events))["total_votes"] == 1
+            assert time.monotonic() - written < 2
+    finally:
+        watcher.terminate()
+        watcher.wait(10)
