@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
 # Production image: the runtime requirements only (no embedded servers), a non-root
-# user, static files collected at build time, uvicorn workers serving the ASGI app.
+# user, static files collected at build time. One image, three roles (docker-compose.yml):
+# the API on granian (WSGI, the default command), the results stream on uvicorn (ASGI),
+# and the management commands (migrate, refresh_results, watch_tallies). nginx in front
+# makes them one origin (deploy/nginx.conf.template).
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -15,7 +18,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     DJANGO_ENV=production \
     STATIC_ROOT=/app/staticfiles \
     PORT=8000 \
-    WEB_CONCURRENCY=2
+    WEB_CONCURRENCY=2 \
+    WEB_THREADS=4
 RUN useradd --system --uid 10001 --home-dir /app app
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
@@ -28,4 +32,6 @@ RUN SECRET_KEY=build NATIONAL_ID_HMAC_KEY=build REGISTRY_CLIENT_SECRET=build \
     python manage.py collectstatic --noinput --verbosity 0
 USER app
 EXPOSE 8000
-CMD ["sh", "-c", "exec uvicorn pollsite.asgi:application --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY} --no-access-log --proxy-headers"]
+# One worker per core, a few threads each (every thread keeps one database connection).
+# --respawn-failed-workers: a worker that dies is replaced without dropping the others.
+CMD ["sh", "-c", "exec granian --interface wsgi --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY} --blocking-threads ${WEB_THREADS} --no-access-log --log-level warning --respawn-failed-workers pollsite.wsgi:application"]
