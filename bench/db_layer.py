@@ -58,6 +58,7 @@ EXPERIMENTS = {
     "pid_shards": "pid_shards.sql",
     "cheaper_check": "check_one_query.sql",
     "one_trigger": "one_trigger.sql",
+    "one_query_pid_shards": "one_query_pid_shards.sql",
 }
 
 
