@@ -5,10 +5,11 @@ write bench/RESULTS.md and bench/results.json.
     .venv/bin/python -m bench --quick    # a shorter smoke run (not comparable)
     .venv/bin/python -m bench --keep     # keep the temporary folder (logs, data)
 
-Phases, in order: the database layer (pgbench, before any other data exists), HTTP votes,
-results under voting with 1,000 and 1,000,000 votes preloaded, stream freshness with 100
-subscribers, and 1,000 subscribers on a single server process. Each phase that votes is
-audited (figure 5). Ctrl-C, an error or a SIGTERM stops every server it started.
+Phases, in order: the database layer (pgbench, before any other data exists), the app
+server candidates' no-op GET (figure 0), HTTP votes, results under voting with 1,000 and
+1,000,000 votes preloaded, stream freshness with 100 subscribers, votes written outside
+the API (figure 6), and 1,000 subscribers on the single stream process. Each phase that
+votes is audited (figure 5). Ctrl-C, an error or a SIGTERM stops every server it started.
 """
 
 import argparse
@@ -25,9 +26,11 @@ from bench import (
     freshness,
     http_figures,
     http_load,
+    out_of_band,
     preload,
     profile,
     report,
+    servers,
 )
 from bench.stack import Stack, raise_open_files_limit
 from bench.stats import ratio
@@ -54,6 +57,7 @@ class Config:
     fresh_votes: int = 200
     fresh_rate: float = 20.0
     fan_out: int = 1000
+    out_of_band: int = 10
 
     @classmethod
     def quick(cls):
@@ -65,6 +69,7 @@ class Config:
             rounds=1,
             big_preload=100_000,
             fresh_votes=40,
+            out_of_band=3,
         )
 
 
@@ -151,13 +156,17 @@ class Bench:
         self.database_layer()
         self.phase(f"fixtures: {self.cfg.voters} verified voters with tokens, polls")
         self.tokens = fixtures.create_voters(self.cfg.voters)
-        self.phase("app server: uvicorn --workers 2, as `make run` starts it")
-        self.app, self.base = self.stack.start_app("app", workers=2)
+        self.phase("web tier as `make run` starts it: nginx, granian (2 x 4 threads), uvicorn")
+        web, children = self.stack.start_web("web")
+        self.app, self.base = children[0], web.url  # children[0]: granian, the API server
+        self.stack.start_watcher()
         warm = fixtures.create_polls(1, title="Warm-up")[0]
         self.audit(http_figures.warm_up(self.stack, self.base, self.tokens, warm, say=self.say))
+        self.servers()
         self.http_votes()
         self.http_results()
         self.freshness()
+        self.out_of_band()
         self.fan_out()
         if self.profile:
             self.profiles()
@@ -198,6 +207,25 @@ class Bench:
                 f"{100 * row['ratio']:.1f} % of the ceiling ({row['ceiling_tps']:.0f})"
             )
 
+    def servers(self):
+        cfg = self.cfg
+        self.phase(
+            f"0. app servers: no-op GET on each candidate, {cfg.rounds} rounds of {cfg.window}s"
+        )
+        self.server_bases = servers.start_candidates(self.stack, self.base)
+        for base in self.server_bases.values():
+            if base != self.base:  # warm each one's imports and connections first
+                http_load.run(
+                    base,
+                    label="warm",
+                    mode="get",
+                    path=http_figures.NOOP_GET,
+                    window=2,
+                    threads=1,
+                    connections=4,
+                )
+        self.out["servers"] = servers.figure(self.server_bases, cfg=cfg, say=self.say)
+
     def http_votes(self):
         cfg = self.cfg
         self.phase(
@@ -212,25 +240,35 @@ class Bench:
     def http_results(self):
         cfg = self.cfg
         self.phase(f"3. preloading {cfg.small_preload:,} and {cfg.big_preload:,} votes")
-        small, big, other = fixtures.create_polls(3, title="Results")
+        small, big, other, small_before = fixtures.create_polls(4, title="Results")
         preloads = [
             preload.through_triggers(self.stack, small, cfg.small_preload),
             preload.in_bulk(self.stack, big, cfg.big_preload),
+            preload.through_triggers(self.stack, small_before, cfg.small_preload),
         ]
         for p in preloads:
             self.say(f"  {p}")
         self.phase("3. results reads under voting, against the no-op GET")
+        old_base = self.server_bases[servers.OLD_ASGI]
         reads = [
-            ("results 1k", f"/api/v1/polls/{small.id}/results", small, cfg.small_preload),
-            ("no-op GET", http_figures.NOOP_GET, other, 0),
-            ("results 1M", f"/api/v1/polls/{big.id}/results", big, cfg.big_preload),
+            ("results 1k", f"/api/v1/polls/{small.id}/results", small, cfg.small_preload, None),
+            ("no-op GET", http_figures.NOOP_GET, other, 0, None),
+            ("results 1M", f"/api/v1/polls/{big.id}/results", big, cfg.big_preload, None),
+            # The same read on the configuration this replaced, under the same voting.
+            (
+                "results 1k, before",
+                f"/api/v1/polls/{small_before.id}/results",
+                small_before,
+                cfg.small_preload,
+                old_base,
+            ),
         ]
         runs, audits = http_figures.results(
             self.stack, self.base, self.tokens, reads, cfg=cfg, say=self.say
         )
         for a in audits:
             self.audit(a)
-        small_reads, noop, big_reads = (runs[label]["reads"] for label, *_ in reads)
+        small_reads, noop, big_reads, old_reads = (runs[label]["reads"] for label, *_ in reads)
         self.out["http_results"] = {
             "preloads": preloads,
             "runs": runs,
@@ -242,6 +280,8 @@ class Bench:
             "p99_1k_ms": small_reads["p99_ms"],
             "p99_1m_ms": big_reads["p99_ms"],
             "p99_ratio": ratio(big_reads["p99_ms"], small_reads["p99_ms"]),
+            "old_results_rate": old_reads["ok_rate"],
+            "vs_old_ratio": ratio(small_reads["ok_rate"], old_reads["ok_rate"]),
         }
 
     def freshness(self):
@@ -264,17 +304,23 @@ class Bench:
         self.say(f"  {result}")
         self.audit(audit.phase(self.stack, "freshness", [poll.id], created=result["votes_201"]))
 
+    def out_of_band(self):
+        cfg = self.cfg
+        self.phase(f"6. votes written outside the API: {cfg.out_of_band} INSERTs with SQL")
+        poll = fixtures.create_polls(1, title="Out of band")[0]
+        result, audited = out_of_band.figure(
+            self.stack, self.base, poll, samples=cfg.out_of_band, say=self.say
+        )
+        self.out["out_of_band"] = result
+        self.audit(audited)
+
     def fan_out(self):
         cfg = self.cfg
-        self.phase(f"SSE fan-out: {cfg.fan_out} subscribers on uvicorn --workers 1, one vote")
-        child, base = self.stack.start_app("app-1-worker", workers=1)
+        self.phase(f"SSE fan-out: {cfg.fan_out} subscribers on the one stream process, one vote")
         poll = fixtures.create_polls(1, title="Fan-out")[0]
-        try:
-            result = asyncio.run(
-                freshness.fan_out(base, poll, self.tokens[0], subscribers=cfg.fan_out)
-            )
-        finally:
-            self.stack.stop_child(child)
+        result = asyncio.run(
+            freshness.fan_out(self.base, poll, self.tokens[0], subscribers=cfg.fan_out)
+        )
         self.out["sse_fan_out"] = result
         self.say(f"  {result}")
         self.audit(audit.phase(self.stack, "fan-out", [poll.id], created=result["votes_201"]))

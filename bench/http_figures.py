@@ -98,13 +98,13 @@ def _summary(loads):
 def results(stack, base, tokens, reads, *, cfg, say):
     """Figure 3: reads at full speed while a paced background load votes.
 
-    `reads` is [(label, path, poll voted on meanwhile, votes preloaded there)]. The
-    results reads vote on the poll being read, so every vote invalidates its cached
-    tally: the worst case for the cache. The no-op read gets the same background load
-    on a poll of its own.
+    `reads` is [(label, path, poll voted on meanwhile, votes preloaded there, base of
+    the reads or None for `base`)]. The results reads vote on the poll being read, so
+    every vote invalidates its cached tally: the worst case for the cache. The no-op
+    read gets the same background load on a poll of its own. Votes always go to `base`.
     """
     out, audits = {}, []
-    for label, path, voted, preloaded in reads:
+    for label, path, voted, preloaded, read_base in reads:
         data = write_wrk_data(stack.tmp / f"bg-{label}.txt", tokens, [voted])
         background = http_load.start(
             base,
@@ -118,7 +118,7 @@ def results(stack, base, tokens, reads, *, cfg, say):
         )
         time.sleep(1)  # the background load is running before the reads start
         load = http_load.run(
-            base,
+            read_base or base,
             label=label,
             mode="get",
             window=cfg.window,

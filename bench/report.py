@@ -54,6 +54,7 @@ def _os_name():
 
 def versions(stack, wrk_version):
     import django
+    import granian
     import httpx
     import rest_framework
     import uvicorn
@@ -71,6 +72,7 @@ def versions(stack, wrk_version):
         "postgresql": stack.scalar("SHOW server_version"),
         "pgbench": pgbench,
         "redis": redis_info,
+        "granian": granian.__version__,
         "uvicorn": uvicorn.__version__,
         "httpx": httpx.__version__,
         "wrk": wrk_version,
@@ -110,6 +112,24 @@ def goals(run):
                 row["met"],
             )
         )
+    srv = run["servers"]
+    rows.append(
+        (
+            "0 shipped server no-op GET / best candidate",
+            f"granian {_pct(srv['shipped_server_ratio'])} of {srv['best']}"
+            f" (through nginx: {_pct(srv['front_ratio'])} of granian)",
+            ">= 90 %",
+            srv["shipped_server_ratio"] >= 0.90,
+        )
+    )
+    rows.append(
+        (
+            "0 request log share of a no-op GET",
+            _pct(srv["request_log_cost"]),
+            "<= 5 %",
+            srv["request_log_cost"] <= 0.05,
+        )
+    )
     votes = run["http_votes"]
     rows.append(
         (
@@ -127,6 +147,15 @@ def goals(run):
             f"{res['results_rate']:.0f} / {res['noop_rate']:.0f} per s = {_pct(res['rate_ratio'])}",
             ">= 90 %",
             res["rate_ratio"] is not None and res["rate_ratio"] >= 0.90,
+        )
+    )
+    rows.append(
+        (
+            "3 results / the same read before (uvicorn ASGI)",
+            f"{res['results_rate']:.0f} / {res['old_results_rate']:.0f} per s = "
+            + ("n/a" if res["vs_old_ratio"] is None else f"{res['vs_old_ratio']:.1f}x"),
+            ">= 3x",
+            res["vs_old_ratio"] is not None and res["vs_old_ratio"] >= 3,
         )
     )
     rows.append(
@@ -156,6 +185,16 @@ def goals(run):
             f"{fresh['stale_reads']} of {fresh['results_reads']}",
             "0",
             fresh["stale_reads"] == 0 and fresh["results_reads"] > 0,
+        )
+    )
+    oob = run["out_of_band"]
+    rows.append(
+        (
+            "6 vote written outside the API, in results after",
+            f"p50 {_ms(oob['delay_p50_ms'])}, max {_ms(oob['delay_max_ms'])}, "
+            f"{oob['missed']} missed of {oob['samples']}",
+            "max <= 2 s",
+            oob["missed"] == 0 and oob["delay_max_ms"] is not None and oob["delay_max_ms"] <= 2000,
         )
     )
     audits = run["audits"]

@@ -17,13 +17,38 @@ def _pct(x):
 
 def sections(run):
     return (
-        _db(run["db_layer"])
+        _servers(run.get("servers"))
+        + _db(run["db_layer"])
         + _votes(run["http_votes"])
         + _results(run["http_results"])
         + _freshness(run["freshness"], run["sse_fan_out"])
+        + _out_of_band(run.get("out_of_band"))
         + _audits(run["audits"])
         + _profiles(run.get("profiles"))
     )
+
+
+def _servers(servers):
+    if not servers:
+        return []
+    out = ["## 0. App servers: the same no-op GET on each candidate", ""]
+    out += _table(
+        ["server (2 workers)", "req/s (mean)", "low", "high", "p99 ms", "errors"],
+        [
+            (r["server"], _f(r["rate"], 0), _f(r["low"], 0), _f(r["high"], 0))
+            + (_f(r["p99_ms"]), r["errors"])
+            for r in servers["rows"]
+        ],
+    )
+    out += [
+        f"Fastest candidate: {servers['best']}. The shipped server (granian) does "
+        f"{_pct(servers['shipped_server_ratio'])} of it; through nginx (one origin) "
+        f"{_pct(servers['front_ratio'])} of granian alone. The request log costs "
+        f"{_pct(servers['request_log_cost'])} of the no-op GET written by nginx, "
+        f"{_pct(servers['app_request_log_cost'])} written by the app.",
+        "",
+    ]
+    return out
 
 
 def _db(db):
@@ -104,8 +129,16 @@ def _results(res):
 def _freshness(fresh, fan):
     out = ["## 4. Freshness and fan-out", ""]
     out += _table(["measure", "value"], sorted(fresh.items()))
-    out += ["1,000 subscribers on one server process (uvicorn --workers 1):", ""]
+    out += ["1,000 subscribers on the one stream process (uvicorn --workers 1):", ""]
     out += _table(["measure", "value"], sorted(fan.items()))
+    return out
+
+
+def _out_of_band(oob):
+    if not oob:
+        return []
+    out = ["## 6. Votes written outside the API (SQL INSERT -> results)", ""]
+    out += _table(["measure", "value"], sorted(oob.items()))
     return out
 
 

@@ -89,14 +89,37 @@ class Stack:
         )
         return env
 
-    def start_app(self, name, *, workers):
-        """The app server exactly as `make run` starts it (devstack._app_server_args)."""
+    def start_web(self, name, *, env=None, request_log=None):
+        """The web tier exactly as `make run` starts it (devstack.WebTier: nginx in front of
+        granian and uvicorn), plus the tally watcher; returns (tier, its children)."""
+        env = {**self.env, **(env or {})}
+        web = devstack.WebTier(
+            port=devstack.free_port(),
+            env=env,
+            sizing=devstack.WebSizing.from_env(env),
+            directory=self.tmp / name,
+            log_dir=self.tmp,
+            request_log=request_log,
+        )
+        children = []
+        for service, start in web.services():
+            child = start()
+            child.name = f"{name}-{service}"
+            children.append(child)
+        self.children.extend(children)
+        return web, children
+
+    def start_watcher(self):
+        args = [sys.executable, str(BASE_DIR / "manage.py"), "watch_tallies"]
+        child = devstack.Child("watcher", args, env=self.env, log=self.tmp / "watcher.log")
+        self.children.append(child)
+        return child
+
+    def start_server(self, name, args_for_port, *, env=None):
+        """A candidate app server on a free port: args_for_port(port) is its command."""
         port = devstack.free_port()
         child = devstack.Child(
-            name,
-            devstack._app_server_args(port, workers=workers),
-            env=self.env,
-            log=self.tmp / f"{name}.log",
+            name, args_for_port(port), env={**self.env, **(env or {})}, log=self.tmp / f"{name}.log"
         )
         self.children.append(child)
         base = f"http://127.0.0.1:{port}"
@@ -105,7 +128,8 @@ class Stack:
 
     def stop_child(self, child):
         child.stop()
-        self.children.remove(child)
+        if child in self.children:
+            self.children.remove(child)
 
     # -- database ------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from cacheops import cached_as
 from cacheops.invalidation import invalidate_dict
+from django.db import connection
 from django.db.models import Q, Sum
 from django.http import Http404
 from django.utils import timezone
@@ -180,17 +181,37 @@ def _results_reader(poll_id):
     options = Option.objects.filter(poll_id=poll_id)
     counters = OptionTally.objects.filter(poll_id=poll_id)
 
-    @cached_as(poll, options, counters, keep_fresh=True, extra=poll_id)
+    # lock: after an invalidation, one process rebuilds and the others wait for its
+    # result, instead of all of them running the same query at once. That is safe with
+    # keep_fresh: a rebuild during which a vote was acknowledged is never stored, so a
+    # waiter then rebuilds for itself.
+    @cached_as(poll, options, counters, keep_fresh=True, lock=True, extra=poll_id)
     def read():
-        fields = ("published_at", "closed_at", "opens_at", "closes_at", "results_visibility")
-        row = poll.nocache().values(*fields).first()
-        if row is None:
+        with connection.cursor() as cursor:
+            cursor.execute(RESULTS_QUERY, [poll_id])
+            rows = cursor.fetchall()
+        if not rows:
             return None
-        counts = counters.nocache().values("option_id").annotate(votes=Sum("votes"))
-        labels = options.nocache().order_by("position").values_list("id", "label")
-        return _render(poll_id, row, list(labels), {c["option_id"]: c["votes"] for c in counts})
+        poll_row = dict(zip(RESULTS_POLL_FIELDS, rows[0][: len(RESULTS_POLL_FIELDS)], strict=True))
+        n = len(RESULTS_POLL_FIELDS)
+        labels = [(row[n], row[n + 1]) for row in rows if row[n] is not None]
+        counts = {row[n]: row[n + 2] for row in rows if row[n] is not None}
+        return _render(poll_id, poll_row, labels, counts)
 
     return read
+
+
+RESULTS_POLL_FIELDS = ("published_at", "closed_at", "opens_at", "closes_at", "results_visibility")
+# The poll's times and visibility with its options' counter sums, in one statement (one
+# snapshot, one round trip): the poll_results view sums polls_optiontally per option.
+RESULTS_QUERY = """
+    SELECT p.published_at, p.closed_at, p.opens_at, p.closes_at, p.results_visibility,
+           r.option_id, r.label, r.votes
+    FROM polls_poll p
+    LEFT JOIN poll_results r ON r.poll_id = p.id
+    WHERE p.id = %s
+    ORDER BY r.position
+"""
 
 
 def _render(poll_id, poll, labels, counts) -> RenderedResults:

@@ -435,7 +435,7 @@ def stream_server_args(port, sizing):
     ]
 
 
-def nginx_config(directory, *, port, api_port, stream_port):
+def nginx_config(directory, *, port, api_port, stream_port, request_log="/dev/stdout"):
     """Render deploy/nginx.conf.template into `directory`; return the file."""
     directory.mkdir(parents=True, exist_ok=True)
     conf = directory / "nginx.conf"
@@ -444,6 +444,7 @@ def nginx_config(directory, *, port, api_port, stream_port):
             FRONT_LISTEN=f"127.0.0.1:{port}",
             API_UPSTREAM=f"127.0.0.1:{api_port}",
             STREAM_UPSTREAM=f"127.0.0.1:{stream_port}",
+            REQUEST_LOG_PATH=request_log,
         )
     )
     return conf
@@ -479,10 +480,13 @@ def http_ready(url):
 class WebTier:
     """The three web processes as restartable services, on fixed internal ports."""
 
-    def __init__(self, *, port, env, sizing, directory, log_dir=None):
+    def __init__(self, *, port, env, sizing, directory, log_dir=None, request_log=None):
+        # nginx writes the request log (deploy/nginx.conf.template says why), the app none.
+        env = {**env, "REQUEST_LOG": env.get("REQUEST_LOG") or "front"}
         self.port, self.env, self.sizing = port, env, sizing
         self.directory = directory
         self.log_dir = log_dir
+        self.request_log = request_log or str(self._log("requests") or "/dev/stdout")
         self.api_port = free_port()
         self.stream_port = free_port()
         self.url = f"http://127.0.0.1:{port}"
@@ -509,7 +513,11 @@ class WebTier:
         if port_in_use(self.port):
             raise RuntimeError(f"port {self.port} is taken; set PORT to another one")
         conf = nginx_config(
-            self.directory, port=self.port, api_port=self.api_port, stream_port=self.stream_port
+            self.directory,
+            port=self.port,
+            api_port=self.api_port,
+            stream_port=self.stream_port,
+            request_log=self.request_log,
         )
         child = Child("front", front_server_args(self.directory, conf), log=self._log("front"))
         wait_until(lambda: http_ready(f"{self.url}/healthz"), child, "the front (nginx)")

@@ -1,5 +1,8 @@
 """One log line per request: request id, method, path, status, duration. Nothing else:
-no query string, no headers, no body, so no token and no national ID can reach a log."""
+no query string, no headers, no body, so no token and no national ID can reach a log.
+
+Behind nginx (REQUEST_LOG=front) nginx writes that line and passes its request id; the
+app then only returns the id."""
 
 import logging
 import re
@@ -7,6 +10,7 @@ import time
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 
 logger = logging.getLogger("pollsite.request")
 
@@ -26,6 +30,7 @@ class RequestLogMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.log = settings.REQUEST_LOG == "app"
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
@@ -49,6 +54,8 @@ class RequestLogMiddleware:
     def _finish(self, request, response, started):
         duration_ms = (time.perf_counter() - started) * 1000
         response["X-Request-ID"] = request.request_id
+        if not self.log:
+            return response
         logger.info(
             "request id=%s method=%s path=%s status=%s duration_ms=%.1f",
             request.request_id,

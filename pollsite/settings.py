@@ -321,8 +321,12 @@ if PRODUCTION:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# --- Logging: one line per request on stdout (pollsite.middleware). -------------------
+# --- Logging ----------------------------------------------------------------------------
 LOG_LEVEL = envchoice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
+# Who writes the one line per request: the app (pollsite.middleware), or the front proxy
+# (nginx, deploy/nginx.conf.template), which does it for a fraction of the cost. make run
+# and docker-compose.yml run nginx and set "front"; an app served alone keeps "app".
+REQUEST_LOG = envchoice("REQUEST_LOG", ("app", "front"), "app")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -97,6 +97,7 @@ def web_server(django_db_setup, django_db_blocker, tmp_path_factory):
         env=env,
         sizing=devstack.WebSizing(api_workers=2, api_threads=4, stream_workers=1),
         directory=tmp_path_factory.mktemp("web"),
+        log_dir=tmp_path_factory.mktemp("web-logs"),
     )
     children = []
     try:

@@ -1,7 +1,9 @@
 """One log line per request, and nothing in it but id, method, path, status, duration."""
 
 import logging
+import time
 
+import httpx
 import pytest
 
 
@@ -28,3 +30,24 @@ def test_it_keeps_request_bodies_out_of_the_log(client, caplog):
     caplog.set_level(logging.DEBUG)
     client.post("/api/v1/nowhere", {"password": "hunter2"}, content_type="application/json")
     assert "hunter2" not in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_has_nginx_write_the_line_behind_the_front(web_server):
+    """make run and docker-compose log at the front (REQUEST_LOG=front): nginx writes the
+    same fields, keeps a plain caller id, and passes it to the app."""
+    response = httpx.get(
+        f"{web_server.url}/readyz?token=s3cret", headers={"X-Request-ID": "trace-87654321"}
+    )
+    assert response.headers["X-Request-ID"] == "trace-87654321"
+    forged = httpx.get(f"{web_server.url}/healthz", headers={"X-Request-ID": "bad id\tx"})
+    assert len(forged.headers["X-Request-ID"]) == 32  # nginx's own $request_id
+    log = web_server.log_dir / "requests.log"
+    deadline = time.monotonic() + 5  # nginx flushes its buffer at least every second
+    while "trace-87654321" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, "no request line from nginx"
+        time.sleep(0.2)
+    line = next(x for x in log.read_text().splitlines() if "trace-87654321" in x)
+    assert " request id=trace-87654321 method=GET path=/readyz status=200 duration_s=" in line
+    assert "s3cret" not in log.read_text()
+    assert forged.headers["X-Request-ID"] in log.read_text()

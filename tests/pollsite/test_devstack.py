@@ -1,0 +1,101 @@
+"""`make run`'s supervisor, for real: pollsite.devstack run in a folder of its own, on free
+ports; its children are killed with SIGKILL and must come back, and Ctrl-C must leave no
+process behind."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import psutil
+import pytest
+
+from pollsite import devstack
+
+
+def wait_for(condition, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def answers(url):
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def child_named(supervisor, needle):
+    """The supervisor's direct child whose command line contains `needle`."""
+    for child in supervisor.children():
+        if needle in " ".join(child.cmdline()):
+            return child
+    raise AssertionError(f"no child running {needle}")
+
+
+@pytest.fixture
+def stack(tmp_path):
+    port = devstack.free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "REGISTRY_URL")
+    }
+    env.update(
+        VAR_DIR=str(tmp_path / "var"),
+        PORT=str(port),
+        EMBEDDED_PG_PORT=str(devstack.free_port()),
+        EMBEDDED_REDIS_PORT=str(devstack.free_port()),
+        EMBEDDED_REGISTRY_PORT=str(devstack.free_port()),
+        LOG_LEVEL="WARNING",
+    )
+    log = tmp_path / "run.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pollsite.devstack", "run"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=devstack.BASE_DIR,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: answers(f"{base}/readyz"), "make run to be ready", timeout=120)
+        yield psutil.Process(process.pid), base, log
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(60)
+
+
+def test_it_restarts_the_database_and_the_api_server_when_they_die(stack):
+    supervisor, base, log = stack
+    for needle in ("postgres -D", "granian"):
+        victim = child_named(supervisor, needle)
+        victim.kill()  # SIGKILL: no chance to clean up
+        wait_for(lambda v=victim: not v.is_running() or v.status() == "zombie", "the kill")
+        wait_for(lambda: answers(f"{base}/readyz"), f"readyz after killing {needle}")
+        assert child_named(supervisor, needle).pid != victim.pid
+    text = log.read_text()
+    assert "postgres exited" in text and "postgres restarted" in text
+    assert "api exited" in text and "api restarted" in text
+
+
+def test_it_leaves_no_process_behind_on_ctrl_c(stack):
+    supervisor, base, _ = stack
+    everything = supervisor.children(recursive=True)
+    assert len(everything) >= 8  # postgres, redis, registry, refresher, watcher, web tier
+    supervisor.send_signal(signal.SIGINT)
+    supervisor.wait(60)
+    wait_for(
+        lambda: not any(p.is_running() and p.status() != "zombie" for p in everything),
+        "every child to stop",
+        timeout=30,
+    )
+    assert not answers(f"{base}/healthz")
