@@ -15,6 +15,7 @@ apart; a stale postmaster.pid is handled by postgres itself.
 This module must not import Django: settings import it for the embedded defaults.
 """
 
+import contextlib
 import ctypes
 import fcntl
 import importlib.util
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from string import Template
 
@@ -101,6 +103,13 @@ class Child:
 
     def alive(self):
         return self.popen.poll() is None
+
+    def kill_leftovers(self):
+        """SIGKILL what is left of the child's process group: the workers of a server
+        whose master died would otherwise keep its port (PR_SET_PDEATHSIG ties only the
+        master to us)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
 
     def stop(self, timeout=15):
         if not self.alive():
@@ -585,6 +594,7 @@ class Supervisor:
         if now - service.started_at >= self.STABLE_SECONDS:
             service.delay = self.FIRST_DELAY
         code = service.child.popen.returncode
+        service.child.kill_leftovers()
         say(f"{service.name} exited (code {code}); restarting in {service.delay:g}s")
         service.child, service.restart_at = None, now + service.delay
 
@@ -618,7 +628,7 @@ def _manage(*args, env):
 
 
 def _manage_child(name, *args, env):
-    return lambda: Child(name, [sys.executable, str(BASE_DIR / "manage.py"), *args], env=env)
+    return partial(Child, name, [sys.executable, str(BASE_DIR / "manage.py"), *args], env=env)
 
 
 def run():
@@ -639,20 +649,21 @@ def run():
     try:
         if not env.get("DATABASE_URL"):
             port = embedded_pg_port()
-            pgdata, log = VAR_DIR / "pgdata", logs / "postgres.log"
-            supervisor.add("postgres", lambda: start_postgres(pgdata, port, log=log))
+            pg = partial(start_postgres, VAR_DIR / "pgdata", port, log=logs / "postgres.log")
+            supervisor.add("postgres", pg)
             ensure_database(port)
             env["DATABASE_URL"] = embedded_database_url(port)
             say(f"PostgreSQL 18 on {env['DATABASE_URL']} (data in var/pgdata)")
         if not env.get("REDIS_URL"):
             port = embedded_redis_port()
-            directory, log = VAR_DIR / "redis", logs / "redis.log"
-            supervisor.add("redis", lambda: start_redis(directory, port, log=log))
+            supervisor.add(
+                "redis", partial(start_redis, VAR_DIR / "redis", port, log=logs / "redis.log")
+            )
             env["REDIS_URL"] = embedded_redis_url(port)
             say(f"Redis on {env['REDIS_URL']} (data in var/redis)")
         if not env.get("REGISTRY_URL"):
             port = embedded_registry_port()
-            supervisor.add("registry", lambda: start_registry_simulator(port, env=env))
+            supervisor.add("registry", partial(start_registry_simulator, port, env=dict(env)))
             env["REGISTRY_URL"] = embedded_registry_url(port)
 
         _manage("migrate", "--noinput", "-v", "0", env=env)
