@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/base.txt requirements/dev.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench lint format clean
+.PHONY: help run test bench loadtest lint format clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,6 +26,20 @@ test: $(STAMP) ## Run the test suite on throwaway PostgreSQL and Redis
 
 bench: $(STAMP) ## Run the benchmarks and write bench/RESULTS.md
 	$(PY) -m bench
+
+# make loadtest: the knobs (README, "Load testing"); the mix is LOADTEST_W_* in the environment.
+LOADTEST_HOST ?= http://127.0.0.1:$(or $(PORT),8000)
+LOADTEST_USERS ?= 20
+LOADTEST_SPAWN_RATE ?= 5
+LOADTEST_DURATION ?= 30s
+LOADTEST_OUT ?= $(or $(VAR_DIR),var)/loadtest
+
+loadtest: $(STAMP) ## Load scenario (locust) against a running `make run`; checks the counts
+	@mkdir -p $(LOADTEST_OUT)
+	LOADTEST_OUT=$(LOADTEST_OUT) $(VENV)/bin/locust -f loadtest/locustfile.py --headless \
+		--host $(LOADTEST_HOST) -u $(LOADTEST_USERS) -r $(LOADTEST_SPAWN_RATE) \
+		-t $(LOADTEST_DURATION) --stop-timeout 15 \
+		--csv $(LOADTEST_OUT)/run --html $(LOADTEST_OUT)/report.html
 
 lint: $(STAMP) ## ruff: lint and check formatting
 	$(VENV)/bin/ruff check .

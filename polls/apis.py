@@ -29,9 +29,10 @@ LOCKED = (409, "poll_locked", "This poll has votes or is closed; it cannot chang
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def poll_response(poll, status=200):
+def poll_response(poll, status=200, *, user=None):
     totals = selectors.poll_totals([poll.pk])
-    return Response(PollSerializer(poll, context={"totals": totals}).data, status=status)
+    context = {"totals": totals, "my_votes": selectors.my_votes(user, [poll.pk])}
+    return Response(PollSerializer(poll, context=context).data, status=status)
 
 
 class OptionInputSerializer(serializers.Serializer):
@@ -89,8 +90,11 @@ class PollListApi(APIView):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(polls, request, view=self)
         totals = selectors.poll_totals(p.pk for p in page)
+        # One query for the whole page, never one per poll.
+        my_votes = selectors.my_votes(request.user, (p.pk for p in page))
+        context = {"totals": totals, "my_votes": my_votes}
         return paginator.get_paginated_response(
-            PollSerializer(page, many=True, context={"totals": totals}).data
+            PollSerializer(page, many=True, context=context).data
         )
 
     @extend_schema(
@@ -135,7 +139,8 @@ class PollDetailApi(APIView):
         responses={200: PollSerializer, **problem_responses(NOT_FOUND)},
     )
     def get(self, request, poll_id):
-        return poll_response(selectors.access_poll_by_user(poll_id, request.user))
+        poll = selectors.access_poll_by_user(poll_id, request.user)
+        return poll_response(poll, user=request.user)
 
     @extend_schema(
         tags=["polls"],

@@ -96,6 +96,19 @@ def vote_of(poll, user) -> Vote | None:
     return Vote.objects.filter(poll=poll, voter_key=bytes(identity.voter_key)).first()
 
 
+def my_votes(user, poll_ids) -> dict[int, Vote]:
+    """The votes of `user`'s national ID in these polls, by poll id: one query for any
+    number of polls, none for anonymous or unverified users (the voter identity comes
+    with the token, see identity.authentication)."""
+    identity = getattr(user, "voter_identity", None)
+    poll_ids = list(poll_ids)
+    if identity is None or not poll_ids:
+        return {}
+    # polls_vote_one_per_voter (poll_id, voter_key) serves this lookup.
+    votes = Vote.objects.filter(voter_key=bytes(identity.voter_key), poll_id__in=poll_ids)
+    return {v.poll_id: v for v in votes.only("poll_id", "receipt", "cast_at")}
+
+
 def vote_by_receipt(receipt) -> Vote | None:
     # polls_vote_unique_receipt serves this lookup.
     return Vote.objects.filter(receipt=receipt).only("poll_id", "cast_at").first()

