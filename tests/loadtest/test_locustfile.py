@@ -1,6 +1,6 @@
-"""The load scenario (loadtest/locustfile.py) for a few seconds against the real app server
-(nginx, granian and uvicorn, as `make run` serves them) on the test database and the test registry: it makes
-its verified voters through the API, and its end-of-run check passes."""
+"""The load scenario (loadtest/locustfile.py) for a few seconds against the web tier as
+`make run` serves it (nginx, granian, uvicorn) on the test database and the test registry:
+it makes its verified voters through the API, and its end-of-run check passes."""
 
 import json
 import os
