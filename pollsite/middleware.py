@@ -7,6 +7,10 @@ import time
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.db import InterfaceError, OperationalError
+from django.utils.deprecation import MiddlewareMixin
+
+from pollsite.problems import problem_response_for
 
 logger = logging.getLogger("pollsite.request")
 
@@ -58,3 +62,13 @@ class RequestLogMiddleware:
             duration_ms,
         )
         return response
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    """Views outside DRF (the live page, the results stream, the admin) answer an
+    unreachable database as the API does: 503 database_unavailable with Retry-After."""
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            return problem_response_for(exception)
+        return None

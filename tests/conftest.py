@@ -1,9 +1,5 @@
 import os
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 import redis
 from django.conf import settings
@@ -13,7 +9,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from identity import registry
-from tests import registry_sim
+from tests import registry_sim, stack
 
 # The live test server (pytest-django's live_server) listens with Django's backlog of
 # 10: a burst of concurrent clients overflows it and sees connection resets.
@@ -80,48 +76,6 @@ def auth_api(make_user):
     return client_for
 
 
-class AsgiServer:
-    """The production app server (uvicorn, ASGI) on the test database, for what WSGI's
-    live_server cannot serve: the async results stream, and the browser tests."""
-
-    def __init__(self, env):
-        from pollsite import devstack
-
-        self.port = devstack.free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "pollsite.asgi:application",
-                "--port",
-                str(self.port),
-                "--workers",
-                "2",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=env,
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                raise RuntimeError("the ASGI test server did not start")
-            time.sleep(0.1)
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(15)
-
-
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, django_db_blocker):
     """Use with @pytest.mark.django_db(transaction=True): rows must be committed for the
@@ -132,6 +86,8 @@ def asgi_server(django_db_setup, django_db_blocker):
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "RESULTS_STREAM_HEARTBEAT": "1",
     }
-    server = AsgiServer(env)
+    # The production app server (uvicorn, ASGI), for what WSGI's live_server cannot
+    # serve: the async results stream, and the browser tests.
+    server = stack.AppServer(env, workers=2)
     yield server
     server.stop()
