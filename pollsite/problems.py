@@ -114,9 +114,8 @@ def _known_problem(exc):
     """The contract's Problem for an exception that is not our bug, else None."""
     if isinstance(exc, RequestDataTooBig):
         return payload_too_large()
-    if not isinstance(exc, DatabaseError):
-        return None
-    known = problem_from_database_error(exc)
+    known = problem_from_database_error(exc) if isinstance(exc, DatabaseError) else None
+    # InterfaceError is no DatabaseError in Django's hierarchy: test for it explicitly.
     if known is None and isinstance(exc, (OperationalError, InterfaceError)):
         # Connection refused or lost, the server shutting down, a query cancelled by the
         # server: the request may succeed later, so it is a 503 to retry, not our bug.

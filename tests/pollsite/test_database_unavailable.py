@@ -6,7 +6,9 @@ import os
 
 import httpx
 import pytest
+from django.db import InterfaceError, OperationalError
 
+from pollsite.problems import exception_handler
 from tests import stack
 
 
@@ -56,3 +58,15 @@ def test_it_says_so_on_readyz(stopped_database):
     response = httpx.get(f"{stopped_database.url}/readyz", timeout=15)
     assert response.status_code == 503
     assert "database" in response.json()["failing"]
+
+
+@pytest.mark.parametrize(
+    "error", [OperationalError("server closed the connection"), InterfaceError("closed")]
+)
+def test_it_maps_both_connection_errors_to_503(error):
+    """InterfaceError is not a DatabaseError in Django's hierarchy; a connection that died
+    mid-request raises it (seen under a SIGKILL of PostgreSQL, tests/reliability)."""
+    response = exception_handler(error, {})
+    assert response.status_code == 503
+    assert response.data["code"] == "database_unavailable"
+    assert response.headers["Retry-After"] == "5"
