@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/base.txt requirements/dev.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench loadtest lint format clean
+.PHONY: help run test reliability bench loadtest lint format clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,6 +23,9 @@ run: $(STAMP) ## Start PostgreSQL, Redis and the API on 127.0.0.1:$PORT (default
 
 test: $(STAMP) ## Run the test suite on throwaway PostgreSQL and Redis
 	$(PY) -m pytest $(ARGS)
+
+reliability: $(STAMP) ## Run the reliability suite (faults, load, fuzzing; a few minutes)
+	$(PY) -m pytest -m reliability -s -o junit_family=xunit1 --junitxml=reliability-junit.xml $(ARGS)
 
 bench: $(STAMP) ## Run the benchmarks and write bench/RESULTS.md
 	$(PY) -m bench

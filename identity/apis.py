@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from identity import services
 from identity.serializers import LoginOutputSerializer, UserSerializer, VerificationSerializer
+from pollsite import fields
 from pollsite.problems import UNAUTHENTICATED, problem_responses
 
 THROTTLED = (429, "throttled", "Too many attempts; try again later.")
@@ -19,11 +20,11 @@ class RegisterApi(APIView):
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
-        username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
-        password = serializers.CharField(
+        username = fields.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+        password = fields.CharField(
             max_length=128, trim_whitespace=False, style={"input_type": "password"}
         )
-        email = serializers.EmailField(required=False, allow_blank=True, default="")
+        email = fields.EmailField(max_length=254, required=False, allow_blank=True, default="")
 
     @extend_schema(
         tags=["accounts"],
@@ -60,8 +61,8 @@ class LoginApi(APIView):
     permission_classes = [AllowAny]
 
     class InputSerializer(serializers.Serializer):
-        username = serializers.CharField(max_length=150)
-        password = serializers.CharField(max_length=128, trim_whitespace=False)
+        username = fields.CharField(max_length=150)
+        password = fields.CharField(max_length=128, trim_whitespace=False)
 
     @extend_schema(
         tags=["accounts"],
@@ -123,7 +124,7 @@ class VerifyApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class InputSerializer(serializers.Serializer):
-        national_id = serializers.CharField(
+        national_id = fields.CharField(
             max_length=32, help_text="Spaces and dashes are ignored. Never stored in clear."
         )
         date_of_birth = serializers.DateField(help_text="YYYY-MM-DD")

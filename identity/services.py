@@ -49,27 +49,33 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
 
 
 def token_create(*, username: str, password: str, client_ip: str) -> tuple[AuthToken, str]:
-    """Log in: a new token for valid credentials, or 401 invalid_credentials."""
-    ratelimit.hit(
-        "login-user",
-        username.lower(),
-        limit=settings.LOGIN_ATTEMPTS_PER_USERNAME,
-        window=settings.LOGIN_WINDOW_SECONDS,
-        fail_open=True,
-    )
-    ratelimit.hit(
-        "login-ip",
-        client_ip,
-        limit=settings.LOGIN_ATTEMPTS_PER_IP,
-        window=settings.LOGIN_WINDOW_SECONDS,
-        fail_open=True,
-    )
+    """Log in: a new token for valid credentials, or 401 invalid_credentials.
+
+    Limits stop guessing, not crowds: only failed logins count, per username and per
+    client address (so a school behind one NAT address can all log in), and a success
+    clears its username's failures. Each attempt is counted before the password is
+    checked (so concurrent guesses cannot slip past the limit) and taken back if it
+    succeeds or is refused before the check.
+    """
+    user_key = username.lower()
+    _login_hit("login-user", user_key, settings.LOGIN_ATTEMPTS_PER_USERNAME)
+    try:
+        _login_hit("login-ip", client_ip, settings.LOGIN_ATTEMPTS_PER_IP)
+    except Problem:
+        ratelimit.refund("login-user", user_key)  # refused unchecked: not a guess
+        raise
     user = authenticate(username=username, password=password)
     if user is None:
         raise Problem("invalid_credentials", "Wrong username or password.", status=401)
+    ratelimit.reset("login-user", user_key)
+    ratelimit.refund("login-ip", client_ip)
     # Authentication never deletes expired tokens (it sits on the vote path); login does.
     AuthToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
     return AuthToken.objects.create(user)
+
+
+def _login_hit(scope, key, limit):
+    ratelimit.hit(scope, key, limit=limit, window=settings.LOGIN_WINDOW_SECONDS, fail_open=True)
 
 
 def token_revoke(*, token: AuthToken) -> None:

@@ -11,6 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from polls import selectors, services
+from polls.models import (
+    OPTION_DESCRIPTION_MAX_LENGTH,
+    POLL_DESCRIPTION_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+)
 from polls.permissions import IsStaff, IsStaffOrReadOnly
 from polls.serializers import (
     MyVoteSerializer,
@@ -19,6 +24,7 @@ from polls.serializers import (
     ReceiptCheckSerializer,
     VoteReceiptSerializer,
 )
+from pollsite import fields
 from pollsite.pagination import PageNumberPagination
 from pollsite.problems import UNAUTHENTICATED, Problem, problem_responses
 
@@ -36,27 +42,33 @@ def poll_response(poll, status=200, *, user=None):
 
 
 class OptionInputSerializer(serializers.Serializer):
-    label = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    label = fields.CharField(max_length=TITLE_MAX_LENGTH)
+    description = fields.CharField(
+        max_length=OPTION_DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
 
 
 class PollListApi(APIView):
     permission_classes = [IsStaffOrReadOnly]
+    # Also tells the schema that GET answers a page, {count, next, previous, results}.
+    pagination_class = PageNumberPagination
 
     class FilterSerializer(serializers.Serializer):
-        status = serializers.ChoiceField(choices=selectors.STATUSES, required=False)
+        status = fields.ChoiceField(choices=selectors.STATUSES, required=False)
 
     class InputSerializer(serializers.Serializer):
-        title = serializers.CharField(max_length=200)
-        description = serializers.CharField(required=False, allow_blank=True, default="")
+        title = fields.CharField(max_length=TITLE_MAX_LENGTH)
+        description = fields.CharField(
+            max_length=POLL_DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True, default=""
+        )
         opens_at = serializers.DateTimeField(
             required=False, default=None, help_text="Defaults to now."
         )
         closes_at = serializers.DateTimeField()
-        publish = serializers.BooleanField(
+        publish = fields.BooleanField(
             required=False, default=True, help_text="False keeps the poll a staff-only draft."
         )
-        results_visibility = serializers.ChoiceField(
+        results_visibility = fields.ChoiceField(
             choices=["live", "after_close"], required=False, default="live"
         )
         options = OptionInputSerializer(many=True, min_length=2, max_length=100)
@@ -79,15 +91,19 @@ class PollListApi(APIView):
         tags=["polls"],
         summary="List polls",
         operation_id="v1_polls_list",
-        parameters=[FilterSerializer],
+        parameters=[
+            FilterSerializer,
+            OpenApiParameter("page", int, description="1 and up; a page past the last is 404."),
+            OpenApiParameter("page_size", int, description="1 to 100."),
+        ],
         description="Staff also see drafts. Newest first.",
-        responses={200: PollSerializer(many=True), **problem_responses(INVALID)},
+        responses={200: PollSerializer(many=True), **problem_responses(INVALID, NOT_FOUND)},
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         polls = selectors.poll_list_visible_to(request.user, **filters.validated_data)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(polls, request, view=self)
         totals = selectors.poll_totals(p.pk for p in page)
         # One query for the whole page, never one per poll.
@@ -125,13 +141,13 @@ class PollDetailApi(APIView):
     permission_classes = [IsStaffOrReadOnly]
 
     class InputSerializer(serializers.Serializer):
-        title = serializers.CharField(max_length=200, required=False)
-        description = serializers.CharField(required=False, allow_blank=True)
+        title = fields.CharField(max_length=TITLE_MAX_LENGTH, required=False)
+        description = fields.CharField(
+            max_length=POLL_DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True
+        )
         opens_at = serializers.DateTimeField(required=False)
         closes_at = serializers.DateTimeField(required=False)
-        results_visibility = serializers.ChoiceField(
-            choices=["live", "after_close"], required=False
-        )
+        results_visibility = fields.ChoiceField(choices=["live", "after_close"], required=False)
 
     @extend_schema(
         tags=["polls"],
@@ -255,7 +271,7 @@ class VoteCastApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class InputSerializer(serializers.Serializer):
-        option_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+        option_id = fields.IntegerField(min_value=1, max_value=2**63 - 1)
 
     @extend_schema(
         tags=["votes"],
@@ -268,7 +284,12 @@ class VoteCastApi(APIView):
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": IDEMPOTENCY_KEY.pattern,
+                },
                 OpenApiParameter.HEADER,
                 description="At most 255 printable ASCII characters.",
             )

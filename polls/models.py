@@ -18,7 +18,8 @@ from pathlib import Path
 import pgtrigger
 from django.conf import settings
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Length, Now
+from django.db.models.lookups import LessThanOrEqual
 from django_pgviews import view as pgviews
 
 
@@ -42,13 +43,21 @@ def _raise(message, sqlstate):
     return f"RAISE EXCEPTION '{message}' USING ERRCODE = '{sqlstate}';"
 
 
+# Free text is bounded: a poll is served in every page of the list, so a megabyte of
+# description would cost every reader. The API refuses longer text with 400
+# validation_error; the CHECK constraints below hold for any other writer too.
+TITLE_MAX_LENGTH = 200
+POLL_DESCRIPTION_MAX_LENGTH = 5000
+OPTION_DESCRIPTION_MAX_LENGTH = 1000
+
+
 class ResultsVisibility(models.TextChoices):
     LIVE = "live"
     AFTER_CLOSE = "after_close"
 
 
 class Poll(models.Model):
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=TITLE_MAX_LENGTH)
     description = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(db_default=Now())
     created_by = models.ForeignKey(
@@ -70,6 +79,10 @@ class Poll(models.Model):
             models.CheckConstraint(
                 condition=models.Q(closes_at__gt=models.F("opens_at")),
                 name="polls_poll_closes_after_opening",
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("description"), POLL_DESCRIPTION_MAX_LENGTH),
+                name="polls_poll_description_length",
             ),
         ]
         indexes = [
@@ -112,7 +125,7 @@ class Poll(models.Model):
 
 class Option(models.Model):
     poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="options")
-    label = models.CharField(max_length=200)
+    label = models.CharField(max_length=TITLE_MAX_LENGTH)
     description = models.TextField(blank=True, default="")
     position = models.PositiveSmallIntegerField()
 
@@ -123,6 +136,10 @@ class Option(models.Model):
             # Also the index behind "options of a poll, in order" (poll_options).
             models.UniqueConstraint(
                 fields=["poll", "position"], name="polls_option_unique_position"
+            ),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("description"), OPTION_DESCRIPTION_MAX_LENGTH),
+                name="polls_option_description_length",
             ),
         ]
         triggers = [

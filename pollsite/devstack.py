@@ -496,18 +496,23 @@ def http_ready(url):
 class WebTier:
     """The three web processes as restartable services, on fixed internal ports."""
 
-    def __init__(self, *, port, env, sizing, directory, log_dir=None, request_log=None):
+    def __init__(
+        self, *, port, env, sizing, directory, log_dir=None, log_file=None, request_log=None
+    ):
         # nginx writes the request log (deploy/nginx.conf.template says why), the app none.
         env = {**env, "REQUEST_LOG": env.get("REQUEST_LOG") or "front"}
         self.port, self.env, self.sizing = port, env, sizing
         self.directory = directory
         self.log_dir = log_dir
+        self.log_file = log_file  # one file for every process and the request log
         self.request_log = request_log or str(self._log("requests") or "/dev/stdout")
         self.api_port = free_port()
         self.stream_port = free_port()
         self.url = f"http://127.0.0.1:{port}"
 
     def _log(self, name):
+        if self.log_file:
+            return self.log_file
         return self.log_dir / f"{name}.log" if self.log_dir else None
 
     def start_api(self):

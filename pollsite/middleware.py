@@ -11,6 +11,10 @@ import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.utils.deprecation import MiddlewareMixin
+
+from pollsite.problems import problem_response_for
 
 logger = logging.getLogger("pollsite.request")
 
@@ -65,3 +69,13 @@ class RequestLogMiddleware:
             duration_ms,
         )
         return response
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    """Views outside DRF (the live page, the results stream, the admin) answer an
+    unreachable database as the API does: 503 database_unavailable with Retry-After."""
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            return problem_response_for(exception)
+        return None

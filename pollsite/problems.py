@@ -4,8 +4,9 @@ that turns exceptions (DRF's, Django's and the database's SQLSTATEs) into them."
 import logging
 from http import HTTPStatus
 
-from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, renderers, serializers
 from rest_framework.response import Response
@@ -67,6 +68,8 @@ CONSTRAINT_PROBLEMS = {
     ),
 }
 UNIQUE_VIOLATION = "23505"
+# Seconds a client should wait before retrying while the database is unreachable.
+DATABASE_RETRY_AFTER = 5
 
 
 def sqlstate_of(exc):
@@ -88,6 +91,37 @@ def problem_from_database_error(exc):
         return None
     status, code, detail = known
     return Problem(code, detail, status=status)
+
+
+def database_unavailable():
+    return Problem(
+        "database_unavailable",
+        "The database is not answering; try again shortly.",
+        status=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
+
+
+def payload_too_large():
+    return Problem(
+        "payload_too_large",
+        f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
+        status=413,
+    )
+
+
+def _known_problem(exc):
+    """The contract's Problem for an exception that is not our bug, else None."""
+    if isinstance(exc, RequestDataTooBig):
+        return payload_too_large()
+    known = problem_from_database_error(exc) if isinstance(exc, DatabaseError) else None
+    # InterfaceError is no DatabaseError in Django's hierarchy: test for it explicitly.
+    if known is None and isinstance(exc, (OperationalError, InterfaceError)):
+        # Connection refused or lost, the server shutting down, a query cancelled by the
+        # server: the request may succeed later, so it is a 503 to retry, not our bug.
+        logger.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
+        return database_unavailable()
+    return known
 
 
 def problem(status, code, detail, *, errors=None):
@@ -127,8 +161,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
 
-    if isinstance(exc, DatabaseError):
-        exc = problem_from_database_error(exc) or exc
+    exc = _known_problem(exc) or exc
 
     if isinstance(exc, Problem):
         body = problem(exc.status_code, exc.code, exc.detail, errors=exc.errors)
@@ -199,6 +232,9 @@ def server_error_view(request):
 
 
 def bad_request_view(request, exception=None):
+    # Django answers a too-large body read outside DRF (request.body, request.POST) here.
+    if isinstance(exception, RequestDataTooBig):
+        return problem_response_for(exception)
     return _json_problem(400, "bad_request", "Bad request.")
 
 

@@ -22,13 +22,27 @@ def _client():
     return _clients[url]
 
 
+# DECR only a live counter: a key that expired meanwhile must not come back as -1 with no
+# TTL (which would grant extra attempts forever). A script runs atomically in Redis.
+_REFUND = """
+if redis.call('EXISTS', KEYS[1]) == 1 and tonumber(redis.call('GET', KEYS[1])) > 0 then
+    return redis.call('DECR', KEYS[1])
+end
+return 0
+"""
+
+
+def _name(scope, key):
+    return f"ratelimit:{scope}:{key}"
+
+
 def hit(scope, key, *, limit, window, fail_open):
     """Count one attempt at `scope:key`; raise 429 past `limit` attempts in `window` seconds.
 
     When Redis is unreachable: `fail_open` lets the attempt through (logged), otherwise it
     is refused with 503, because an unenforced limit would let attempts through unbounded.
     """
-    name = f"ratelimit:{scope}:{key}"
+    name = _name(scope, key)
     try:
         pipe = _client().pipeline(transaction=True)
         pipe.set(name, 0, ex=window, nx=True)
@@ -53,4 +67,25 @@ def hit(scope, key, *, limit, window, fail_open):
             "Too many attempts; try again later.",
             status=429,
             headers={"Retry-After": str(max(ttl, 1))},
+        )
+
+
+def refund(scope, key):
+    """Take back one attempt counted by `hit` (it turned out not to count)."""
+    _forgiving(scope, lambda client: client.eval(_REFUND, 1, _name(scope, key)))
+
+
+def reset(scope, key):
+    """Forget every attempt at `scope:key`."""
+    _forgiving(scope, lambda client: client.delete(_name(scope, key)))
+
+
+def _forgiving(scope, command):
+    # Taking attempts back is best effort: an unreachable store keeps the count it had,
+    # which can only err on the side of refusing.
+    try:
+        command(_client())
+    except redis.RedisError as exc:
+        logger.warning(
+            "rate limiter store unreachable (%s) for scope %s", type(exc).__name__, scope
         )

@@ -164,3 +164,63 @@ def test_it_authenticates_with_one_query(auth_api, django_assert_num_queries):
     alice = auth_api("alice")
     with django_assert_num_queries(1):  # the token, with its user and verification
         assert alice.get("/api/v1/auth/me").status_code == 200
+
+
+def test_it_lets_a_crowd_behind_one_address_log_in(api, make_user):
+    """150 people behind one NAT address (a school, an office) all log in at once."""
+    for i in range(150):
+        make_user(f"pupil{i}")
+    codes = [login(api, f"pupil{i}").status_code for i in range(150)]
+    assert codes.count(200) == 150, codes
+    assert codes.count(429) == 0
+
+
+def test_it_limits_failed_logins_from_one_address_across_usernames(api, settings):
+    settings.LOGIN_ATTEMPTS_PER_IP = 5
+    codes = [login(api, f"nobody{i}", password="guess").status_code for i in range(6)]
+    assert codes == [401] * 5 + [429]
+    register(api, "alice")
+    response = login(api, "alice")  # the address is guessing: even Alice waits
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
+
+
+def test_it_forgets_alices_failures_once_she_logs_in(api, settings):
+    settings.LOGIN_ATTEMPTS_PER_USERNAME = 3
+    register(api, "alice")
+    assert [login(api, "alice", password="typo").status_code for _ in range(2)] == [401, 401]
+    assert login(api, "alice").status_code == 200
+    assert [login(api, "alice", password="typo").status_code for _ in range(2)] == [401, 401]
+    assert login(api, "alice").status_code == 200
+    codes = [login(api, "alice", password="typo").status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def test_it_counts_a_username_in_any_case(api, settings):
+    settings.LOGIN_ATTEMPTS_PER_USERNAME = 2
+    register(api, "alice")
+    codes = [login(api, name, password="guess").status_code for name in ("alice", "ALICE")]
+    assert codes == [401, 401]
+    assert login(api, "Alice", password="guess").status_code == 429
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": 0, "password": PASSWORD},
+        {"username": "alice", "password": 12345678901234},
+        {"username": ["alice"], "password": PASSWORD},
+        {"username": "alice", "password": PASSWORD, "email": 7},
+        {"username": "alice", "password": PASSWORD, "email": "a" * 250 + "@x.org"},
+    ],
+)
+def test_it_refuses_values_that_are_not_strings(api, body):
+    for path in ("/api/v1/auth/register", "/api/v1/auth/login"):
+        if path.endswith("login"):
+            body = {k: v for k, v in body.items() if k != "email"}
+            if isinstance(body["username"], str) and isinstance(body["password"], str):
+                continue
+        response = api.post(path, body, format="json")
+        assert response.status_code == 400, (path, response.content)
+        assert response.json()["code"] == "validation_error"
+    assert not get_user_model().objects.exists()

@@ -77,6 +77,18 @@ def test_it_ignores_fields_that_are_not_input(sam, make_user):
         ({"title": ""}, "title"),
         ({"results_visibility": "never"}, "results_visibility"),
         ({"closes_at": "next tuesday"}, "closes_at"),
+        ({"description": "x" * 1_000_000}, "description"),
+        ({"description": "x" * 5001}, "description"),
+        ({"title": "x" * 201}, "title"),
+        ({"options": [{"label": "Ada"}, {"label": "Grace", "description": "x" * 1001}]}, "options"),
+        # Strict types: nothing is coerced into a string, a boolean or a choice.
+        ({"title": 0}, "title"),
+        ({"title": ["Board"]}, "title"),
+        ({"description": 12}, "description"),
+        ({"publish": 0}, "publish"),
+        ({"publish": "false"}, "publish"),
+        ({"results_visibility": 1}, "results_visibility"),
+        ({"options": [{"label": 1}, {"label": 2}]}, "options"),
     ],
 )
 def test_it_refuses_a_bad_poll(sam, change, field):
@@ -181,3 +193,39 @@ def test_it_publishes_and_closes(sam, make_poll):
     assert again.status_code == 409 and again.json()["code"] == "poll_already_closed"
     patch = sam.patch(f"/api/v1/polls/{draft.pk}", {"title": "x"}, format="json")
     assert patch.json()["code"] == "poll_locked"
+
+
+def test_it_accepts_the_longest_descriptions(sam):
+    long_option = {"label": "Grace", "description": "g" * 1000}
+    response = sam.post(
+        "/api/v1/polls",
+        new_poll(description="d" * 5000, options=[{"label": "Ada"}, long_option]),
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    assert len(response.json()["description"]) == 5000
+
+
+def test_it_refuses_a_long_description_in_a_patch_and_a_new_option(sam, make_poll):
+    poll = make_poll()
+    response = sam.patch(f"/api/v1/polls/{poll.pk}", {"description": "x" * 5001}, format="json")
+    assert response.status_code == 400
+    assert "description" in response.json()["errors"]
+    response = sam.post(
+        f"/api/v1/polls/{poll.pk}/options",
+        {"label": "Linus", "description": "x" * 1001},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "description" in response.json()["errors"]
+    assert Poll.objects.get(pk=poll.pk).description == ""
+
+
+def test_it_refuses_an_option_id_that_is_not_a_json_integer(make_poll, make_voter):
+    poll = make_poll()
+    option_id = options_of(poll)["Ada"]
+    alice = make_voter("alice")
+    for bad in (str(option_id), True, float(option_id)):
+        response = alice.post(f"/api/v1/polls/{poll.pk}/votes", {"option_id": bad}, format="json")
+        assert response.status_code == 400, bad
+        assert response.json()["code"] == "validation_error"

@@ -231,3 +231,14 @@ def _env_for_test_database():
     db = settings.DATABASES["default"]
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     return {**os.environ, "DATABASE_URL": url}
+
+
+def test_it_bounds_descriptions_in_the_database(make_poll):
+    poll = make_poll()
+    option = poll.options.first()
+    assert_refused("23514", lambda: Poll.objects.filter(pk=poll.pk).update(description="x" * 5001))
+    assert_refused(
+        "23514", lambda: Option.objects.filter(pk=option.pk).update(description="x" * 1001)
+    )
+    Poll.objects.filter(pk=poll.pk).update(description="x" * 5000)
+    Option.objects.filter(pk=option.pk).update(description="x" * 1000)

@@ -1,0 +1,125 @@
+"""Dedicated servers for fault-injection tests: a PostgreSQL, a Redis and an app server of
+their own, which a test may stop or SIGKILL without touching the session's stack."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+
+from pollsite import devstack
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def scratch_dir():
+    """A folder the postgres user (when we are root) can reach, unlike pytest's tmp_path."""
+    path = Path(tempfile.mkdtemp(prefix="pollsite-fault-"))
+    path.chmod(0o755)
+    return path
+
+
+class Postgres:
+    def __init__(self, directory):
+        self.pgdata = directory / "pgdata"
+        self.log = directory / "postgres.log"
+        self.port = devstack.free_port()
+        self.child = None
+
+    @property
+    def url(self):
+        return devstack.embedded_database_url(self.port)
+
+    def start(self, timeout=60):
+        """Start (or restart, on the same data folder); retried while the processes of a
+        killed server still hold its shared memory."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.child = devstack.start_postgres(self.pgdata, self.port, log=self.log)
+                break
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        devstack.ensure_database(self.port)
+        return self
+
+    def stop(self):
+        self.child.stop()
+
+    def kill(self):
+        """SIGKILL the postmaster, as the OOM killer or a crash would."""
+        os.kill(self.child.pid, signal.SIGKILL)
+        self.child.popen.wait()
+
+    def connect(self):
+        conn = psycopg2.connect(self.url)
+        conn.autocommit = True
+        return conn
+
+    def migrate(self, env):
+        manage(["migrate", "--no-input", "-v", "0"], env={**env, "DATABASE_URL": self.url})
+
+
+class Redis:
+    def __init__(self, directory):
+        self.directory = directory / "redis"
+        self.port = devstack.free_port()
+        self.child = None
+
+    @property
+    def url(self):
+        return devstack.embedded_redis_url(self.port)
+
+    def start(self):
+        log = self.directory.parent / "redis.log"
+        self.child = devstack.start_redis(self.directory, self.port, log=log)
+        return self
+
+    def stop(self):
+        self.child.stop()
+
+
+class AppServer:
+    """The production web tier (devstack.WebTier: nginx in front of granian and uvicorn)
+    with its own environment. With `log`, the output of all three, the request log
+    included, is kept in that one file, for the tests that search it."""
+
+    def __init__(self, env, *, log=None, workers=1):
+        directory = Path(tempfile.mkdtemp(prefix="pollsite-web-"))
+        self.log = log
+        self.web = devstack.WebTier(
+            port=devstack.free_port(),
+            env={"LOG_LEVEL": "WARNING", **env} if log is None else env,
+            sizing=devstack.WebSizing(api_workers=workers, api_threads=4, stream_workers=1),
+            directory=directory,
+            log_file=log,
+        )
+        self.url = self.web.url
+        self.children = []
+        try:
+            for _, start in self.web.services():
+                self.children.append(start())
+        except Exception:
+            self.stop()
+            raise
+
+    def stop(self):
+        devstack.stop_all(self.children)
+        self.children = []
+
+
+def manage(args, *, env):
+    subprocess.run(
+        [sys.executable, str(BASE_DIR / "manage.py"), *args], check=True, env=env, cwd=BASE_DIR
+    )
+
+
+def remove(directory):
+    shutil.rmtree(directory, ignore_errors=True)
