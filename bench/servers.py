@@ -16,9 +16,9 @@ import sys
 from bench import http_load
 from bench.http_figures import NOOP_GET
 from bench.stats import mean
-from pollsite import devstack
+from devstack.web import WebSizing, api_server_args
 
-SIZING = devstack.WebSizing()  # as `make run` and the Dockerfile: 2 workers
+SIZING = WebSizing()  # as `make run` and the Dockerfile: 2 workers
 OLD_ASGI = "uvicorn, Django ASGI (before)"
 GRANIAN = "granian WSGI (the API server)"
 SHIPPED = "nginx -> granian (shipped, one origin)"
@@ -63,9 +63,7 @@ def gunicorn_args(port):
 def start_candidates(stack, shipped_url):
     """{label: base URL} of every candidate; the extra servers stay up for figure 3."""
     bases = {SHIPPED: shipped_url}
-    _, bases[GRANIAN] = stack.start_server(
-        "granian", lambda port: devstack.api_server_args(port, SIZING)
-    )
+    _, bases[GRANIAN] = stack.start_server("granian", lambda port: api_server_args(port, SIZING))
     _, bases["gunicorn sync"] = stack.start_server("gunicorn", gunicorn_args)
     # Django's ASGI handler runs each request's sync code on a new thread, so a kept
     # connection would leak: the old configuration had to close it per request.

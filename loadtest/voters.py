@@ -82,7 +82,7 @@ def _ensure_local_admin():
 
 
 def local_database_url():
-    from pollsite.devstack import embedded_database_url
+    from pollsite.defaults import embedded_database_url
 
     return os.environ.get("DATABASE_URL") or embedded_database_url()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from pollsite import devstack
+from pollsite import defaults
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -165,9 +165,9 @@ TEMPLATES = [
 
 # --- Database and cache -------------------------------------------------------------
 # Without DATABASE_URL / REDIS_URL, development points at the embedded servers that
-# `make run` starts (see pollsite/devstack.py).
-DATABASE_URL = envstr("DATABASE_URL", None if PRODUCTION else devstack.embedded_database_url())
-REDIS_URL = envstr("REDIS_URL", None if PRODUCTION else devstack.embedded_redis_url())
+# `make run` starts (see devstack/).
+DATABASE_URL = envstr("DATABASE_URL", None if PRODUCTION else defaults.embedded_database_url())
+REDIS_URL = envstr("REDIS_URL", None if PRODUCTION else defaults.embedded_redis_url())
 
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
@@ -374,7 +374,7 @@ LOGIN_ATTEMPTS_PER_IP = envint("LOGIN_ATTEMPTS_PER_IP", 100, minimum=1)
 LOGIN_WINDOW_SECONDS = envint("LOGIN_WINDOW_SECONDS", 300, minimum=1)
 
 # --- The national registry (identity/registry.py is its only caller) --------------------
-REGISTRY_URL = envstr("REGISTRY_URL", None if PRODUCTION else devstack.embedded_registry_url())
+REGISTRY_URL = envstr("REGISTRY_URL", None if PRODUCTION else defaults.embedded_registry_url())
 REGISTRY_ADAPTER = envstr("REGISTRY_ADAPTER", "identity.registry.SignedRegistryAdapter")
 REGISTRY_CLIENT_ID = envstr("REGISTRY_CLIENT_ID", "poll-service")
 REGISTRY_CLIENT_SECRET = envsecret("REGISTRY_CLIENT_SECRET")

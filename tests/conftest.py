@@ -82,7 +82,8 @@ def web_server(django_db_setup, django_db_blocker, tmp_path_factory):
     API and uvicorn for the stream), on the test database. Use with
     @pytest.mark.django_db(transaction=True): rows must be committed for the servers' own
     connections to see them."""
-    from pollsite import devstack
+    from devstack.processes import free_port, stop_all
+    from devstack.web import WebSizing, WebTier
 
     db = settings.DATABASES["default"]
     env = {
@@ -92,10 +93,10 @@ def web_server(django_db_setup, django_db_blocker, tmp_path_factory):
         "LOG_LEVEL": "WARNING",
         "DB_CONN_MAX_AGE": "300",  # as in production (tests/plugin.py sets 0 for pytest)
     }
-    web = devstack.WebTier(
-        port=devstack.free_port(),
+    web = WebTier(
+        port=free_port(),
         env=env,
-        sizing=devstack.WebSizing(api_workers=2, api_threads=4, stream_workers=1),
+        sizing=WebSizing(api_workers=2, api_threads=4, stream_workers=1),
         directory=tmp_path_factory.mktemp("web"),
         log_dir=tmp_path_factory.mktemp("web-logs"),
     )
@@ -105,4 +106,4 @@ def web_server(django_db_setup, django_db_blocker, tmp_path_factory):
             children.append(start())
         yield web
     finally:
-        devstack.stop_all(children)
+        stop_all(children)

@@ -16,8 +16,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from devstack import BASE_DIR as ROOT
 from polls.models import Poll
-from pollsite.devstack import BASE_DIR as ROOT
 from tests.plugin import redis_stopped
 from tests.polls.conftest import options_of
 from tests.polls.test_vote_storm import verified_tokens

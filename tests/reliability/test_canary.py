@@ -8,7 +8,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from pollsite import devstack
+from devstack.postgres import pg_bin
 from tests import citizens, stack
 from tests.reliability.conftest import app_env
 
@@ -64,7 +64,7 @@ def test_the_canary_number_appears_nowhere(make_poll, scratch, figure):
     db = settings.DATABASES["default"]
     dump = subprocess.run(
         [
-            devstack.pg_bin("pg_dump"),
+            pg_bin("pg_dump"),
             "-h",
             db["HOST"],
             "-p",
