@@ -9,8 +9,6 @@ redis, registry (the simulator's starter), web (nginx, granian, uvicorn), superv
 development defaults come from pollsite/defaults.py, which devstack reads too.
 """
 
-import os
-from pathlib import Path
+from pollsite.defaults import BASE_DIR, VAR_DIR
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+__all__ = ["BASE_DIR", "VAR_DIR"]

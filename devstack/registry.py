@@ -11,7 +11,7 @@ def start_registry_simulator(port, *, env, log=None):
         raise RuntimeError(
             f"port {port} is taken; set EMBEDDED_REGISTRY_PORT, or REGISTRY_URL to use that one"
         )
-    args = [sys.executable, "-m", "identity.simulator", "--host", "127.0.0.1", "--port", str(port)]
+    args = [sys.executable, "-m", "registry_simulator", "--host", "127.0.0.1", "--port", str(port)]
     child = Child("registry", args, env=env, log=log)
     wait_until(lambda: port_in_use(port), child, "the registry simulator")
     return child

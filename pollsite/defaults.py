@@ -8,6 +8,11 @@ devstack, so settings can use it without loading a process supervisor.
 """
 
 import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
 EMBEDDED_PG_PORT = 54329
 EMBEDDED_REDIS_PORT = 63799
@@ -41,3 +46,24 @@ def embedded_redis_url(port=None):
 
 def embedded_registry_url(port=None):
     return f"http://127.0.0.1:{port or embedded_registry_port()}"
+
+
+def development_secret(name):
+    """The development value of secret `name`: generated once and kept under var/."""
+    path = VAR_DIR / "secrets" / name.lower()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Several processes (workers, the simulator) may start at once. Write a private
+        # temp file, then link it into place: the link either publishes a complete file
+        # or fails because another process already did, so nobody reads a half-written one.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(50))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()

@@ -36,6 +36,7 @@ def variables_read():
         "pollsite/settings.py",
         *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "devstack").glob("*.py"))),
         "pollsite/defaults.py",
+        "registry_simulator/config.py",
         "pollsite/wsgi.py",
         "identity/management/commands/ensure_admin.py",
     ):
