@@ -1,7 +1,7 @@
 """Figure 0: which app server, measured on this machine in one run.
 
 Every candidate serves the same app (same code, database, cache and settings) with two
-worker processes, and answers the same no-op GET (pollsite/benchmark.py) under the same
+worker processes, and answers the same no-op GET (bench/endpoints.py) under the same
 wrk load, in alternating rounds so a drift of the shared machine hits them all. The
 shipped configuration is measured three ways: granian alone (the server), through nginx as
 clients reach it (the one origin, nginx writing the request log), and with no request log

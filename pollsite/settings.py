@@ -372,7 +372,7 @@ REGISTRY_BREAKER_FAIL_MAX = envint("REGISTRY_BREAKER_FAIL_MAX", 5, minimum=1)
 REGISTRY_BREAKER_RESET_SECONDS = envint("REGISTRY_BREAKER_RESET_SECONDS", 30, minimum=1)
 REGISTRY_SIM_DATA = os.environ.get("REGISTRY_SIM_DATA", "")
 
-# Benchmarks only (bench/): route the no-op endpoints of pollsite/benchmark.py.
+# Benchmarks only (bench/): route the no-op endpoints (bench/urls.py).
 BENCH_ENDPOINTS = envbool("BENCH_ENDPOINTS", False)
 
 # --- Polls ------------------------------------------------------------------------------
