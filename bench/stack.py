@@ -1,7 +1,7 @@
 """The throwaway stack a bench run measures: PostgreSQL, Redis and the app server.
 
 Built from devstack/, the code `make run` uses, so the servers are started the
-same way; only the data lives in a temporary folder on free ports (as tests/plugin.py
+same way; only the data lives in a temporary folder on free ports (as tests/support/plugin.py
 does) and PostgreSQL keeps its durable settings (fsync on), so commits cost what they
 cost in production. Everything it starts is a Child: tied to this process with
 PR_SET_PDEATHSIG, so nothing outlives the harness, even on SIGKILL.

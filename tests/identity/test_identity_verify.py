@@ -10,7 +10,7 @@ from django.conf import settings
 from knox.models import AuthToken
 
 from identity.models import VoterIdentity
-from tests import citizens, registry_sim
+from tests.support import citizens, registry_sim
 
 pytestmark = pytest.mark.django_db
 ALICE = citizens.CITIZENS["alice"]

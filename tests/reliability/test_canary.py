@@ -9,8 +9,8 @@ import redis
 from django.conf import settings
 
 from devstack.postgres import pg_bin
-from tests import citizens, stack
-from tests.reliability.conftest import app_env
+from tests.support import citizens, stack
+from tests.support.stack import app_env
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 

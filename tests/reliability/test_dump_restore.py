@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from devstack.postgres import pg_bin
 from polls.models import Poll
-from tests.polls.conftest import options_of
-from tests.polls.test_triggers import insert_vote
+from tests.support.votes import insert_vote, options_of
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 

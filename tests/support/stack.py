@@ -11,14 +11,13 @@ import time
 from pathlib import Path
 
 import psycopg2
+from django.conf import settings
 
 from devstack.postgres import ensure_database, start_postgres
 from devstack.processes import free_port, stop_all
 from devstack.redis import start_redis
 from devstack.web import WebSizing, WebTier
-from pollsite.defaults import embedded_database_url, embedded_redis_url
-
-BASE_DIR = Path(__file__).resolve().parent.parent
+from pollsite.defaults import BASE_DIR, embedded_database_url, embedded_redis_url
 
 
 def scratch_dir():
@@ -127,3 +126,10 @@ def manage(args, *, env):
 
 def remove(directory):
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def app_env(**extra):
+    """The environment of an app server on the test run's database, cache and registry."""
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, **extra}

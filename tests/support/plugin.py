@@ -1,6 +1,6 @@
 """Throwaway PostgreSQL and Redis for the test run, started before Django reads settings.
 
-Loaded with `-p tests.plugin` (pyproject.toml). pytest-django reads settings in its own
+Loaded with `-p tests.support.plugin` (pyproject.toml). pytest-django reads settings in its own
 pytest_load_initial_conftests hook; a wrapper hook runs around it, so the servers are up
 and DATABASE_URL / REDIS_URL point at them by then. The data lives in a temporary folder
 outside the project, so `make run`'s var/ is never touched, and both can run at once.
@@ -19,7 +19,7 @@ from devstack.processes import free_port, stop_all
 from devstack.redis import start_redis
 from devstack.registry import start_registry_simulator
 from pollsite.defaults import embedded_database_url, embedded_redis_url, embedded_registry_url
-from tests import citizens
+from tests.support import citizens
 
 _stack = {"children": [], "tmp": None}
 
