@@ -19,7 +19,7 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 run: $(STAMP) ## Start PostgreSQL, Redis and the API on 127.0.0.1:$PORT (default 8000)
-	$(PY) -m pollsite.devstack run
+	$(PY) -m devstack run
 
 test: $(STAMP) ## Run the test suite on throwaway PostgreSQL and Redis
 	$(PY) -m pytest $(ARGS)

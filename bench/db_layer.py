@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.stats import mean, ratio
-from pollsite import devstack
+from devstack.postgres import pg_bin
+from devstack.processes import die_with_parent
 
 HERE = Path(__file__).resolve().parent
 APP_SQL = HERE.parent / "sql"
@@ -147,7 +148,7 @@ def run_variant(stack, variant, *, clients, seconds, poll):
 
 def _pgbench(stack, script, clients, seconds, poll):
     args = [
-        devstack.pg_bin("pgbench"),
+        pg_bin("pgbench"),
         "-n",  # no vacuum of pgbench's own tables (there are none)
         "-h",
         "127.0.0.1",
@@ -170,7 +171,7 @@ def _pgbench(stack, script, clients, seconds, poll):
         "polls",
     ]
     done = subprocess.run(
-        args, capture_output=True, text=True, preexec_fn=devstack._die_with_parent(signal.SIGTERM)
+        args, capture_output=True, text=True, preexec_fn=die_with_parent(signal.SIGTERM)
     )
     if done.returncode != 0:
         raise RuntimeError(f"pgbench failed: {done.stderr.strip()[-2000:]}")

@@ -1,6 +1,6 @@
 """Figures 2 and 3: votes and results over HTTP, each against its no-op twin.
 
-The no-op endpoints (pollsite/benchmark.py, routed with BENCH_ENDPOINTS=1) run on the
+The no-op endpoints (bench/endpoints.py, routed with BENCH_ENDPOINTS=1) run on the
 same server with the same framework work (a vote's authentication and JSON body; a
 results read's anonymity), so a ratio says what the vote or the read itself costs.
 """

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pollsite import devstack
+from devstack.processes import die_with_parent
 
 LUA = Path(__file__).resolve().parent / "lua" / "load.lua"
 DRAIN_S = 2  # after the window: answers to requests still in flight are read and counted
@@ -101,7 +101,7 @@ def start(base, *, label, mode, data="-", window, threads, connections, pace_ms=
         stderr=subprocess.PIPE,
         text=True,
         # If the harness dies or is stopped, its load generators go with it.
-        preexec_fn=devstack._die_with_parent(signal.SIGTERM),
+        preexec_fn=die_with_parent(signal.SIGTERM),
     )
     return proc, label, connections, (201 if mode != "get" else 200)
 

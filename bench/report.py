@@ -59,10 +59,10 @@ def versions(stack, wrk_version):
     import rest_framework
     import uvicorn
 
-    from pollsite import devstack
+    from devstack.postgres import pg_bin
 
     pgbench = subprocess.run(
-        [devstack.pg_bin("pgbench"), "--version"], capture_output=True, text=True
+        [pg_bin("pgbench"), "--version"], capture_output=True, text=True
     ).stdout.split()[-1]  # "pgbench (PostgreSQL) 18.6"
     redis_info = _redis_info(stack.env["REDIS_URL"])
     return {

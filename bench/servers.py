@@ -1,7 +1,7 @@
 """Figure 0: which app server, measured on this machine in one run.
 
 Every candidate serves the same app (same code, database, cache and settings) with two
-worker processes, and answers the same no-op GET (pollsite/benchmark.py) under the same
+worker processes, and answers the same no-op GET (bench/endpoints.py) under the same
 wrk load, in alternating rounds so a drift of the shared machine hits them all. The
 shipped configuration is measured three ways: granian alone (the server), through nginx as
 clients reach it (the one origin, nginx writing the request log), and with no request log
@@ -16,9 +16,9 @@ import sys
 from bench import http_load
 from bench.http_figures import NOOP_GET
 from bench.stats import mean
-from pollsite import devstack
+from devstack.web import WebSizing, api_server_args
 
-SIZING = devstack.WebSizing()  # as `make run` and the Dockerfile: 2 workers
+SIZING = WebSizing()  # as `make run` and the Dockerfile: 2 workers
 OLD_ASGI = "uvicorn, Django ASGI (before)"
 GRANIAN = "granian WSGI (the API server)"
 SHIPPED = "nginx -> granian (shipped, one origin)"
@@ -63,9 +63,7 @@ def gunicorn_args(port):
 def start_candidates(stack, shipped_url):
     """{label: base URL} of every candidate; the extra servers stay up for figure 3."""
     bases = {SHIPPED: shipped_url}
-    _, bases[GRANIAN] = stack.start_server(
-        "granian", lambda port: devstack.api_server_args(port, SIZING)
-    )
+    _, bases[GRANIAN] = stack.start_server("granian", lambda port: api_server_args(port, SIZING))
     _, bases["gunicorn sync"] = stack.start_server("gunicorn", gunicorn_args)
     # Django's ASGI handler runs each request's sync code on a new thread, so a kept
     # connection would leak: the old configuration had to close it per request.

@@ -1,9 +1,9 @@
 """The throwaway stack a bench run measures: PostgreSQL, Redis and the app server.
 
-Built from pollsite.devstack, the code `make run` uses, so the servers are started the
-same way; only the data lives in a temporary folder on free ports (as tests/plugin.py
+Built from devstack/, the code `make run` uses, so the servers are started the
+same way; only the data lives in a temporary folder on free ports (as tests/support/plugin.py
 does) and PostgreSQL keeps its durable settings (fsync on), so commits cost what they
-cost in production. Everything it starts is a devstack.Child: tied to this process with
+cost in production. Everything it starts is a Child: tied to this process with
 PR_SET_PDEATHSIG, so nothing outlives the harness, even on SIGKILL.
 """
 
@@ -18,7 +18,11 @@ from pathlib import Path
 import httpx
 import psycopg2
 
-from pollsite import devstack
+from devstack.postgres import ensure_database, start_postgres
+from devstack.processes import Child, free_port, stop_all, wait_until
+from devstack.redis import start_redis
+from devstack.web import WebSizing, WebTier
+from pollsite.defaults import embedded_database_url, embedded_redis_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Up to 1,000 SSE subscribers plus the load generators' sockets, in one process each.
@@ -56,16 +60,16 @@ class Stack:
     # -- start ---------------------------------------------------------------------------
 
     def start(self):
-        self.pg_port = devstack.free_port()
+        self.pg_port = free_port()
         self.children.append(
-            devstack.start_postgres(
+            start_postgres(
                 self.tmp / "pgdata", self.pg_port, log=self.tmp / "postgres.log", durable=True
             )
         )
-        devstack.ensure_database(self.pg_port)
-        self.redis_port = devstack.free_port()
+        ensure_database(self.pg_port)
+        self.redis_port = free_port()
         self.children.append(
-            devstack.start_redis(self.tmp / "redis", self.redis_port, log=self.tmp / "redis.log")
+            start_redis(self.tmp / "redis", self.redis_port, log=self.tmp / "redis.log")
         )
         self.env = self._app_env()
         os.environ.update(self.env)  # the harness itself uses Django (bench/fixtures.py)
@@ -78,8 +82,8 @@ class Stack:
     def _app_env(self):
         env = dict(os.environ)
         env.update(
-            DATABASE_URL=devstack.embedded_database_url(self.pg_port),
-            REDIS_URL=devstack.embedded_redis_url(self.redis_port),
+            DATABASE_URL=embedded_database_url(self.pg_port),
+            REDIS_URL=embedded_redis_url(self.redis_port),
             VAR_DIR=str(self.tmp / "var"),
             DJANGO_ENV="development",
             DJANGO_SETTINGS_MODULE="pollsite.settings",
@@ -90,13 +94,13 @@ class Stack:
         return env
 
     def start_web(self, name, *, env=None, request_log=None):
-        """The web tier exactly as `make run` starts it (devstack.WebTier: nginx in front of
+        """The web tier exactly as `make run` starts it (WebTier: nginx in front of
         granian and uvicorn), plus the tally watcher; returns (tier, its children)."""
         env = {**self.env, **(env or {})}
-        web = devstack.WebTier(
-            port=devstack.free_port(),
+        web = WebTier(
+            port=free_port(),
             env=env,
-            sizing=devstack.WebSizing.from_env(env),
+            sizing=WebSizing.from_env(env),
             directory=self.tmp / name,
             log_dir=self.tmp,
             request_log=request_log,
@@ -111,19 +115,19 @@ class Stack:
 
     def start_watcher(self):
         args = [sys.executable, str(BASE_DIR / "manage.py"), "watch_tallies"]
-        child = devstack.Child("watcher", args, env=self.env, log=self.tmp / "watcher.log")
+        child = Child("watcher", args, env=self.env, log=self.tmp / "watcher.log")
         self.children.append(child)
         return child
 
     def start_server(self, name, args_for_port, *, env=None):
         """A candidate app server on a free port: args_for_port(port) is its command."""
-        port = devstack.free_port()
-        child = devstack.Child(
+        port = free_port()
+        child = Child(
             name, args_for_port(port), env={**self.env, **(env or {})}, log=self.tmp / f"{name}.log"
         )
         self.children.append(child)
         base = f"http://127.0.0.1:{port}"
-        devstack.wait_until(lambda: _ready(base), child, name, timeout=60)
+        wait_until(lambda: _ready(base), child, name, timeout=60)
         return child, base
 
     def stop_child(self, child):
@@ -157,7 +161,7 @@ class Stack:
     def stop(self, *, keep=False):
         if self._conn is not None:
             self._conn.close()
-        devstack.stop_all(self.children)
+        stop_all(self.children)
         self.children.clear()
         if keep:
             self.say(f"kept {self.tmp} (logs, data)")

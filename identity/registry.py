@@ -32,17 +32,18 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from identity import signing
+from identity.registry_protocol import (
+    ALIVE,
+    CITIZEN_FIELDS,
+    DECEASED,
+    LOOKUP_PATH,
+    MAX_BODY_BYTES,
+    NOT_FOUND,
+)
 
 logger = logging.getLogger(__name__)
 
-LOOKUP_PATH = "/v1/citizens/lookup"
 DEFAULT_RETRY_AFTER = 5
-# A citizen record is a few hundred bytes; anything much larger is not an answer we
-# want to hold in memory.
-MAX_BODY_BYTES = 64 * 1024
-
-ALIVE = "alive"
-DECEASED = "deceased"
 
 
 class RegistryUnavailable(Exception):
@@ -81,7 +82,7 @@ class Citizen:
 _NAME = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"}
 CITIZEN_SCHEMA = {
     "type": "object",
-    "required": ["national_id", "first_name", "last_name", "date_of_birth", "status"],
+    "required": list(CITIZEN_FIELDS),
     "properties": {
         "national_id": {"type": "string", "minLength": 1, "maxLength": 64},
         "first_name": _NAME,
@@ -143,7 +144,7 @@ class RegistryAdapter:
         # A bare 404 from a proxy or a wrong REGISTRY_URL would otherwise turn every
         # citizen into "unknown"; only the registry's own answer means that.
         data = _json(response)
-        if not isinstance(data, dict) or data.get("error") != "not_found":
+        if not isinstance(data, dict) or data.get("error") != NOT_FOUND:
             raise InvalidResponse("404 without the registry's not_found body")
         return None
 

@@ -11,11 +11,9 @@ import hashlib
 import hmac
 import time
 
-MAX_SKEW_SECONDS = 300
+from identity.registry_protocol import CLIENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 
-CLIENT_HEADER = "X-Registry-Client"
-TIMESTAMP_HEADER = "X-Registry-Timestamp"
-SIGNATURE_HEADER = "X-Registry-Signature"
+MAX_SKEW_SECONDS = 300
 
 
 def _mac(secret: str, *parts: bytes) -> str:

@@ -82,7 +82,7 @@ def _ensure_local_admin():
 
 
 def local_database_url():
-    from pollsite.devstack import embedded_database_url
+    from pollsite.defaults import embedded_database_url
 
     return os.environ.get("DATABASE_URL") or embedded_database_url()
 
@@ -105,16 +105,18 @@ def simulator_citizens():
     """Alive adults of the registry simulator's population, in its own (stable) order:
     REGISTRY_SIM_DATA when set, else its deterministic demo population."""
     from identity.national_id import get_scheme
-    from identity.simulator import age_on, load_population
+    from identity.registry_protocol import ALIVE
+    from registry_simulator import config
+    from registry_simulator.population import age_on, load_population
 
-    scheme = get_scheme(os.environ.get("NATIONAL_ID_SCHEME", "za"))
-    citizens = load_population(scheme, os.environ.get("REGISTRY_SIM_DATA") or None)
-    voting_age = int(os.environ.get("VOTING_AGE", "18"))
+    scheme = get_scheme(config.national_id_scheme())
+    citizens = load_population(scheme, config.citizens_file())
+    voting_age = config.voting_age()
     today = date.today()
     return [
         c
         for c in citizens.values()
-        if c.status == "alive" and age_on(c.date_of_birth, today) >= voting_age
+        if c.status == ALIVE and age_on(c.date_of_birth, today) >= voting_age
     ]
 
 

@@ -5,17 +5,15 @@ Production mode (DJANGO_ENV=production) refuses to start without them.
 """
 
 import os
-import secrets
 from datetime import timedelta
-from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from pollsite import devstack
+from pollsite import defaults
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+BASE_DIR = defaults.BASE_DIR
+VAR_DIR = defaults.VAR_DIR
 
 
 def envstr(name, default=None):
@@ -80,23 +78,7 @@ def envsecret(name):
     """A secret from the environment; in development, generated once and kept under var/."""
     if PRODUCTION or os.environ.get(name):
         return envstr(name)
-    path = VAR_DIR / "secrets" / name.lower()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Several processes (workers, the simulator) may start at once. Write a private
-        # temp file, then link it into place: the link either publishes a complete file
-        # or fails because another process already did, so nobody reads a half-written one.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(50))
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_text().strip()
+    return defaults.development_secret(name)
 
 
 SECRET_KEY = envsecret("SECRET_KEY")
@@ -165,9 +147,9 @@ TEMPLATES = [
 
 # --- Database and cache -------------------------------------------------------------
 # Without DATABASE_URL / REDIS_URL, development points at the embedded servers that
-# `make run` starts (see pollsite/devstack.py).
-DATABASE_URL = envstr("DATABASE_URL", None if PRODUCTION else devstack.embedded_database_url())
-REDIS_URL = envstr("REDIS_URL", None if PRODUCTION else devstack.embedded_redis_url())
+# `make run` starts (see devstack/).
+DATABASE_URL = envstr("DATABASE_URL", None if PRODUCTION else defaults.embedded_database_url())
+REDIS_URL = envstr("REDIS_URL", None if PRODUCTION else defaults.embedded_redis_url())
 
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
@@ -357,12 +339,14 @@ LOGGING = {
 }
 
 # --- National ID verification -----------------------------------------------------------
-NATIONAL_ID_SCHEME = envchoice("NATIONAL_ID_SCHEME", ("za", "ee", "in", "ke", "ng"), "za")
+NATIONAL_ID_SCHEME = envchoice(
+    "NATIONAL_ID_SCHEME", ("za", "ee", "in", "ke", "ng"), defaults.NATIONAL_ID_SCHEME
+)
 # The blind index key (HMAC-SHA256 of the canonical number). Kept apart from SECRET_KEY so
 # either can be rotated alone; the version is stored next to each index value.
 NATIONAL_ID_HMAC_KEY = envsecret("NATIONAL_ID_HMAC_KEY")
 NATIONAL_ID_HMAC_KEY_VERSION = envint("NATIONAL_ID_HMAC_KEY_VERSION", 1, minimum=1)
-VOTING_AGE = envint("VOTING_AGE", 18, minimum=0)
+VOTING_AGE = envint("VOTING_AGE", defaults.VOTING_AGE, minimum=0)
 
 # Attempt limits, counted atomically in Redis (pollsite/ratelimit.py). Verification
 # fails closed when Redis is down; login fails open (an outage must not lock everyone out).
@@ -374,9 +358,9 @@ LOGIN_ATTEMPTS_PER_IP = envint("LOGIN_ATTEMPTS_PER_IP", 100, minimum=1)
 LOGIN_WINDOW_SECONDS = envint("LOGIN_WINDOW_SECONDS", 300, minimum=1)
 
 # --- The national registry (identity/registry.py is its only caller) --------------------
-REGISTRY_URL = envstr("REGISTRY_URL", None if PRODUCTION else devstack.embedded_registry_url())
+REGISTRY_URL = envstr("REGISTRY_URL", None if PRODUCTION else defaults.embedded_registry_url())
 REGISTRY_ADAPTER = envstr("REGISTRY_ADAPTER", "identity.registry.SignedRegistryAdapter")
-REGISTRY_CLIENT_ID = envstr("REGISTRY_CLIENT_ID", "poll-service")
+REGISTRY_CLIENT_ID = envstr("REGISTRY_CLIENT_ID", defaults.REGISTRY_CLIENT_ID)
 REGISTRY_CLIENT_SECRET = envsecret("REGISTRY_CLIENT_SECRET")
 REGISTRY_API_KEY = os.environ.get("REGISTRY_API_KEY", "")
 REGISTRY_CONNECT_TIMEOUT = envfloat("REGISTRY_CONNECT_TIMEOUT", 2.0)
@@ -388,7 +372,7 @@ REGISTRY_BREAKER_FAIL_MAX = envint("REGISTRY_BREAKER_FAIL_MAX", 5, minimum=1)
 REGISTRY_BREAKER_RESET_SECONDS = envint("REGISTRY_BREAKER_RESET_SECONDS", 30, minimum=1)
 REGISTRY_SIM_DATA = os.environ.get("REGISTRY_SIM_DATA", "")
 
-# Benchmarks only (bench/): route the no-op endpoints of pollsite/benchmark.py.
+# Benchmarks only (bench/): route the no-op endpoints (bench/urls.py).
 BENCH_ENDPOINTS = envbool("BENCH_ENDPOINTS", False)
 
 # --- Polls ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from polls import pages
-from pollsite import benchmark, health
+from pollsite import health
 
 api_v1 = [
     path("", include("identity.urls")),
@@ -22,10 +22,7 @@ urlpatterns = [
 ]
 
 if settings.BENCH_ENDPOINTS:
-    urlpatterns += [
-        path("api/v1/bench/noop-vote", benchmark.NoopVoteApi.as_view()),
-        path("api/v1/bench/noop-results", benchmark.NoopResultsApi.as_view()),
-    ]
+    urlpatterns += [path("api/v1/bench/", include("bench.urls"))]
 
 handler400 = "pollsite.problems.bad_request_view"
 handler403 = "pollsite.problems.permission_denied_view"

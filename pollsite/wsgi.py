@@ -1,4 +1,4 @@
-"""WSGI entry point: the API server (granian, see pollsite/devstack.py and the README's
+"""WSGI entry point: the API server (granian, see devstack/web.py and the README's
 "Serving") runs everything here except the results stream, which needs an event loop
 (pollsite/asgi.py).
 

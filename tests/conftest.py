@@ -1,15 +1,19 @@
-import os
+from datetime import timedelta
 
 import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.servers.basehttp import WSGIServer
+from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from identity import registry
-from tests import registry_sim
+from polls import services
+from tests.support import registry_sim
+from tests.support.stack import app_env
+from tests.support.voters import verify
 
 # The live test server (pytest-django's live_server) listens with Django's backlog of
 # 10: a burst of concurrent clients overflows it and sees connection resets.
@@ -76,26 +80,63 @@ def auth_api(make_user):
     return client_for
 
 
+@pytest.fixture
+def staff(make_user):
+    return make_user("sam", staff=True)
+
+
+@pytest.fixture
+def make_poll(staff):
+    """make_poll() is an open poll with options Ada and Grace; keywords as poll_create's."""
+
+    def make(*, labels=("Ada", "Grace"), opens_in=None, closes_in=timedelta(days=1), **kw):
+        now = timezone.now()
+        return services.poll_create(
+            created_by=staff,
+            title=kw.pop("title", "Board election"),
+            opens_at=now + opens_in if opens_in is not None else now - timedelta(minutes=1),
+            closes_at=now + closes_in,
+            options=[{"label": label} for label in labels],
+            **kw,
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_voter(make_user):
+    """A verified user with their own national ID (a random voter key) and a token."""
+
+    def make(username, *, voter_key=None):
+        user = make_user(username)
+        verify([user], voter_key=voter_key)
+        _, token = AuthToken.objects.create(user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        client.user, client.token = user, token
+        return client
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def web_server(django_db_setup, django_db_blocker, tmp_path_factory):
     """The production web tier, as `make run` serves it (nginx in front of granian for the
     API and uvicorn for the stream), on the test database. Use with
     @pytest.mark.django_db(transaction=True): rows must be committed for the servers' own
     connections to see them."""
-    from pollsite import devstack
+    from devstack.processes import free_port, stop_all
+    from devstack.web import WebSizing, WebTier
 
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "RESULTS_STREAM_HEARTBEAT": "1",
-        "LOG_LEVEL": "WARNING",
-        "DB_CONN_MAX_AGE": "300",  # as in production (tests/plugin.py sets 0 for pytest)
-    }
-    web = devstack.WebTier(
-        port=devstack.free_port(),
+    env = app_env(
+        RESULTS_STREAM_HEARTBEAT="1",
+        LOG_LEVEL="WARNING",
+        DB_CONN_MAX_AGE="300",  # as in production (tests/support/plugin.py sets 0 for pytest)
+    )
+    web = WebTier(
+        port=free_port(),
         env=env,
-        sizing=devstack.WebSizing(api_workers=2, api_threads=4, stream_workers=1),
+        sizing=WebSizing(api_workers=2, api_threads=4, stream_workers=1),
         directory=tmp_path_factory.mktemp("web"),
         log_dir=tmp_path_factory.mktemp("web-logs"),
     )
@@ -105,4 +146,4 @@ def web_server(django_db_setup, django_db_blocker, tmp_path_factory):
             children.append(start())
         yield web
     finally:
-        devstack.stop_all(children)
+        stop_all(children)

@@ -10,7 +10,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from tests import citizens
+from tests.support import citizens
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "a-long-passphrase-42"

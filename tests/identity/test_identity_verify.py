@@ -10,7 +10,7 @@ from django.conf import settings
 from knox.models import AuthToken
 
 from identity.models import VoterIdentity
-from tests import citizens, registry_sim
+from tests.support import citizens, registry_sim
 
 pytestmark = pytest.mark.django_db
 ALICE = citizens.CITIZENS["alice"]
@@ -152,9 +152,10 @@ def test_it_limits_attempts_per_number_across_accounts(auth_api, settings):
 
 
 def test_it_fails_closed_when_the_attempt_counter_is_down(auth_api, settings):
-    from pollsite import devstack
+    from devstack.processes import free_port
+    from pollsite.defaults import embedded_redis_url
 
-    settings.REDIS_URL = devstack.embedded_redis_url(devstack.free_port())
+    settings.REDIS_URL = embedded_redis_url(free_port())
     response = verify(auth_api("alice"))
     assert_code(response, 503, "rate_limiter_unavailable")
     assert not VoterIdentity.objects.exists()

@@ -13,17 +13,17 @@ import pytest
 
 from identity import signing
 from identity.national_id import SCHEMES, get_scheme
-from identity.simulator import (
+from identity.registry_protocol import LOOKUP_PATH as LOOKUP
+from registry_simulator.population import (
     PopulationError,
     demo_examples,
     demo_population,
     load_population,
-    make_server,
 )
+from registry_simulator.server import make_server
 
 CLIENT_ID = "poll-service"
 SECRET = "test-registry-secret"
-LOOKUP = "/v1/citizens/lookup"
 
 # Alice is alive, Bob is deceased, Carol is a minor (za numbers; the dates match).
 ALICE = "7503305044089"
@@ -346,7 +346,7 @@ def test_it_picks_banner_examples_of_each_kind():
 
 def run_simulator(env, *args):
     return subprocess.Popen(
-        [sys.executable, "-m", "identity.simulator", "--host", "127.0.0.1", *args],
+        [sys.executable, "-m", "registry_simulator", "--host", "127.0.0.1", *args],
         cwd=PROJECT,
         env={**os.environ, "NATIONAL_ID_SCHEME": "za", "REGISTRY_SIM_DATA": "", **env},
         stdout=subprocess.PIPE,

@@ -4,7 +4,7 @@ it says about credentials is what the API does."""
 import jsonschema
 import pytest
 
-from tests.polls.conftest import options_of
+from tests.support.votes import options_of
 
 pytestmark = pytest.mark.django_db
 PUBLIC_READS = [

@@ -10,7 +10,7 @@ from django.db import connection
 from polls import services
 from polls.audit import EXPORT_COLUMNS
 from polls.models import Poll
-from tests.polls.conftest import options_of
+from tests.support.votes import options_of
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 from psycopg2 import errors
 
-from tests.polls.conftest import options_of
+from tests.support.votes import options_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.polls.conftest import options_of
+from tests.support.votes import options_of
 
 try:
     from playwright.sync_api import sync_playwright

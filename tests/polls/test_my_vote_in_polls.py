@@ -5,7 +5,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.polls.conftest import options_of
+from tests.support.votes import options_of
 
 pytestmark = pytest.mark.django_db
 

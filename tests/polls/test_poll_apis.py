@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from polls.models import Poll
-from tests.polls.conftest import options_of
+from tests.support.votes import options_of
 
 pytestmark = pytest.mark.django_db
 

@@ -16,11 +16,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from devstack import BASE_DIR as ROOT
 from polls.models import Poll
-from pollsite.devstack import BASE_DIR as ROOT
-from tests.plugin import redis_stopped
-from tests.polls.conftest import options_of
-from tests.polls.test_vote_storm import verified_tokens
+from tests.support.plugin import redis_stopped
+from tests.support.voters import verified_tokens
+from tests.support.votes import options_of
 
 pytestmark = pytest.mark.django_db
 

@@ -13,19 +13,9 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from polls.models import Option, OptionTally, Poll, SQLState, Vote
-from tests.polls.conftest import options_of
+from tests.support.votes import insert_vote, options_of
 
 pytestmark = pytest.mark.django_db
-
-
-def insert_vote(poll_id, option_id, voter_key=None):
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO polls_vote (poll_id, option_id, voter_key, receipt) "
-            "VALUES (%s, %s, %s, %s) RETURNING id, cast_at",
-            [poll_id, option_id, voter_key or secrets.token_bytes(32), secrets.token_hex(8)],
-        )
-        return cursor.fetchone()
 
 
 def assert_refused(sqlstate, action):

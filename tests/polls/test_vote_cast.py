@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from polls.models import Poll, Vote
-from tests.polls.conftest import options_of
+from tests.support.votes import options_of
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,5 @@
 """Votes under real concurrency: threads against a live server, transaction=True."""
 
-import secrets
-import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -9,66 +7,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.db import connection
-from django.utils import timezone
-from knox.models import AuthToken
 
-from identity.models import VoterIdentity
 from polls.models import Poll, Vote
-from tests.polls.conftest import options_of
+from tests.support.voters import verified_tokens
+from tests.support.votes import cast, options_of, storm, tally_audit
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def verified_tokens(count):
-    """`count` verified voters, each with their own national ID, and their tokens."""
-    users = get_user_model().objects.bulk_create(
-        get_user_model()(username=f"voter{i}") for i in range(count)
-    )
-    VoterIdentity.objects.bulk_create(
-        VoterIdentity(
-            user=u,
-            voter_key=secrets.token_bytes(32),
-            key_version=1,
-            national_id_last4="0000",
-            full_name=u.username,
-            verified_at=timezone.now(),
-        )
-        for u in users
-    )
-    return [AuthToken.objects.create(u)[1] for u in users]
-
-
-def cast(client, base, poll_id, option_id, token):
-    return client.post(
-        f"{base}/api/v1/polls/{poll_id}/votes",
-        json={"option_id": option_id},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
-    )
-
-
-def storm(base, jobs, workers):
-    local = threading.local()
-
-    def run(job):
-        if not hasattr(local, "client"):
-            local.client = httpx.Client()
-        return cast(local.client, base, *job)
-
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(run, jobs))
-
-
-def tally_audit():
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT COALESCE(SUM(counted), 0), COALESCE(SUM(ballots), 0), "
-            "COALESCE(SUM(ABS(drift)), 0) FROM tally_audit"
-        )
-        return cursor.fetchone()
 
 
 def test_it_takes_one_vote_from_a_storm_of_200_by_one_voter(live_server, make_poll):

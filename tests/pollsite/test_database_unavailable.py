@@ -9,7 +9,7 @@ import pytest
 from django.db import InterfaceError, OperationalError
 
 from pollsite.problems import exception_handler
-from tests import stack
+from tests.support import stack
 
 
 @pytest.fixture(scope="module")

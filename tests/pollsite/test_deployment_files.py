@@ -34,7 +34,9 @@ def variables_read():
     names = set()
     for source in (
         "pollsite/settings.py",
-        "pollsite/devstack.py",
+        *(str(p.relative_to(ROOT)) for p in sorted((ROOT / "devstack").glob("*.py"))),
+        "pollsite/defaults.py",
+        "registry_simulator/config.py",
         "pollsite/wsgi.py",
         "identity/management/commands/ensure_admin.py",
     ):

@@ -1,4 +1,4 @@
-"""`make run`'s supervisor, for real: pollsite.devstack run in a folder of its own, on free
+"""`make run`'s supervisor, for real: devstack run in a folder of its own, on free
 ports; its children are killed with SIGKILL and must come back, and Ctrl-C must leave no
 process behind."""
 
@@ -12,7 +12,8 @@ import httpx
 import psutil
 import pytest
 
-from pollsite import devstack
+from devstack import BASE_DIR
+from devstack.processes import free_port
 
 
 def wait_for(condition, what, timeout=60):
@@ -44,7 +45,7 @@ def child_named(supervisor, needle):
 
 @pytest.fixture
 def stack(tmp_path):
-    port = devstack.free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -53,19 +54,19 @@ def stack(tmp_path):
     env.update(
         VAR_DIR=str(tmp_path / "var"),
         PORT=str(port),
-        EMBEDDED_PG_PORT=str(devstack.free_port()),
-        EMBEDDED_REDIS_PORT=str(devstack.free_port()),
-        EMBEDDED_REGISTRY_PORT=str(devstack.free_port()),
+        EMBEDDED_PG_PORT=str(free_port()),
+        EMBEDDED_REDIS_PORT=str(free_port()),
+        EMBEDDED_REGISTRY_PORT=str(free_port()),
         LOG_LEVEL="WARNING",
     )
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pollsite.devstack", "run"],
+            [sys.executable, "-m", "devstack", "run"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=devstack.BASE_DIR,
+            cwd=BASE_DIR,
         )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -6,7 +6,8 @@ import time
 import httpx
 import pytest
 
-from pollsite import devstack
+from devstack.processes import free_port
+from pollsite.defaults import embedded_database_url, embedded_redis_url
 
 
 def test_it_answers_healthz(client):
@@ -22,7 +23,7 @@ def test_it_is_ready_when_database_and_cache_answer(client):
 
 @pytest.mark.django_db
 def test_it_names_the_cache_when_redis_is_down(client, settings):
-    settings.CACHEOPS_REDIS = devstack.embedded_redis_url(devstack.free_port())
+    settings.CACHEOPS_REDIS = embedded_redis_url(free_port())
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["cache"]
@@ -30,8 +31,8 @@ def test_it_names_the_cache_when_redis_is_down(client, settings):
 
 def test_it_names_the_database_when_postgres_is_down():
     """A real app server whose DATABASE_URL points at a port where nothing listens."""
-    port = devstack.free_port()
-    env = dict(os.environ, DATABASE_URL=devstack.embedded_database_url(devstack.free_port()))
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=embedded_database_url(free_port()))
     server = subprocess.Popen(
         [
             sys.executable,

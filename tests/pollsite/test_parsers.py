@@ -6,7 +6,7 @@ import pytest
 
 MAX_DEPTH = 32  # pollsite.parsers.MAX_DEPTH
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.pollsite.urls_errors")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.support.urls_errors")]
 EIGHT_MB = 8 * 1024 * 1024
 
 

@@ -5,7 +5,7 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from knox.models import AuthToken
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.pollsite.urls_errors")]
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.support.urls_errors")]
 
 
 def assert_problem(response, status, code):

@@ -2,13 +2,9 @@
 real servers, each test printing its figure as a `RELIABILITY:` line (see
 docs/reliability.md), also kept as a property in the junit report."""
 
-import os
-
 import pytest
-from django.conf import settings
 
-from tests import stack
-from tests.polls.conftest import make_poll, make_voter, staff  # noqa: F401 - shared fixtures
+from tests.support import stack
 
 
 @pytest.fixture
@@ -28,10 +24,3 @@ def scratch():
     directory = stack.scratch_dir()
     yield directory
     stack.remove(directory)
-
-
-def app_env(**extra):
-    """The environment of an app server on the test run's database, cache and registry."""
-    db = settings.DATABASES["default"]
-    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    return {**os.environ, "DATABASE_URL": url, **extra}

@@ -7,7 +7,7 @@ import pytest
 
 from polls.models import Poll
 from pollsite.parsers import MAX_DEPTH
-from tests.polls.conftest import options_of
+from tests.support.votes import options_of
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 MB = 1024 * 1024

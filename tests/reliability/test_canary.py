@@ -8,9 +8,9 @@ import pytest
 import redis
 from django.conf import settings
 
-from pollsite import devstack
-from tests import citizens, stack
-from tests.reliability.conftest import app_env
+from devstack.postgres import pg_bin
+from tests.support import citizens, stack
+from tests.support.stack import app_env
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
@@ -64,7 +64,7 @@ def test_the_canary_number_appears_nowhere(make_poll, scratch, figure):
     db = settings.DATABASES["default"]
     dump = subprocess.run(
         [
-            devstack.pg_bin("pg_dump"),
+            pg_bin("pg_dump"),
             "-h",
             db["HOST"],
             "-p",

@@ -10,10 +10,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from devstack.postgres import pg_bin
 from polls.models import Poll
-from pollsite import devstack
-from tests.polls.conftest import options_of
-from tests.polls.test_triggers import insert_vote
+from tests.support.votes import insert_vote, options_of
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
@@ -29,15 +28,13 @@ def test_it_restores_a_dump_with_every_rule_intact(make_poll, scratch, figure):
     db = settings.DATABASES["default"]
     conn_args = ["-h", db["HOST"], "-p", str(db["PORT"]), "-U", db["USER"]]
     dump = scratch / "polls.dump"
-    subprocess.run(
-        [devstack.pg_bin("pg_dump"), *conn_args, "-Fc", "-f", str(dump), db["NAME"]], check=True
-    )
+    subprocess.run([pg_bin("pg_dump"), *conn_args, "-Fc", "-f", str(dump), db["NAME"]], check=True)
     copy = f"restored_{secrets.token_hex(4)}"
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{copy}"')
     try:
         subprocess.run(
-            [devstack.pg_bin("pg_restore"), *conn_args, "--no-owner", "-d", copy, str(dump)],
+            [pg_bin("pg_restore"), *conn_args, "--no-owner", "-d", copy, str(dump)],
             check=True,
         )
         checks = check_copy(db, copy, poll, closed, ada, keys[0])

@@ -6,8 +6,8 @@ from collections import Counter
 import pytest
 
 from polls.models import Vote
-from tests.polls.conftest import options_of
-from tests.polls.test_vote_storm import storm, tally_audit, verified_tokens
+from tests.support.voters import verified_tokens
+from tests.support.votes import options_of, storm, tally_audit
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 

@@ -13,24 +13,18 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests import stack
+from tests.support import stack
 
 pytestmark = pytest.mark.reliability
 VOTERS = 300
 SEED = """
-import json, secrets
+import json
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from knox.models import AuthToken
-from identity.models import VoterIdentity
-User = get_user_model()
-staff = User.objects.create_user("sam", password="x", is_staff=True)
-users = User.objects.bulk_create(User(username=f"v{i}") for i in range(%d))
-VoterIdentity.objects.bulk_create(
-    VoterIdentity(user=u, voter_key=secrets.token_bytes(32), key_version=1,
-                  national_id_last4="0000", full_name=u.username, verified_at=timezone.now())
-    for u in users)
-print("TOKENS=" + json.dumps([AuthToken.objects.create(u)[1] for u in [staff, *users]]))
+from tests.support.voters import verified_tokens
+staff = get_user_model().objects.create_user("sam", password="x", is_staff=True)
+tokens = [AuthToken.objects.create(staff)[1], *verified_tokens(%d)]
+print("TOKENS=" + json.dumps(tokens))
 """
 
 

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests import stack
-from tests.polls.conftest import options_of
-from tests.polls.test_vote_storm import tally_audit, verified_tokens
-from tests.reliability.conftest import app_env
+from tests.support import stack
+from tests.support.stack import app_env
+from tests.support.voters import verified_tokens
+from tests.support.votes import options_of, tally_audit
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ import pytest
 
 from identity import registry
 from identity.models import VoterIdentity
-from tests import citizens
+from tests.support import citizens
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db]
 MODES = ["error", "garbage", "missing_fields", "redirect", "bad_signature", "timeout"]

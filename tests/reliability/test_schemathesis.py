@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.polls.test_vote_storm import verified_tokens
+from tests.support.voters import verified_tokens
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 MAX_EXAMPLES = 15

@@ -11,10 +11,13 @@ import time
 from pathlib import Path
 
 import psycopg2
+from django.conf import settings
 
-from pollsite import devstack
-
-BASE_DIR = Path(__file__).resolve().parent.parent
+from devstack.postgres import ensure_database, start_postgres
+from devstack.processes import free_port, stop_all
+from devstack.redis import start_redis
+from devstack.web import WebSizing, WebTier
+from pollsite.defaults import BASE_DIR, embedded_database_url, embedded_redis_url
 
 
 def scratch_dir():
@@ -28,12 +31,12 @@ class Postgres:
     def __init__(self, directory):
         self.pgdata = directory / "pgdata"
         self.log = directory / "postgres.log"
-        self.port = devstack.free_port()
+        self.port = free_port()
         self.child = None
 
     @property
     def url(self):
-        return devstack.embedded_database_url(self.port)
+        return embedded_database_url(self.port)
 
     def start(self, timeout=60):
         """Start (or restart, on the same data folder); retried while the processes of a
@@ -41,13 +44,13 @@ class Postgres:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                self.child = devstack.start_postgres(self.pgdata, self.port, log=self.log)
+                self.child = start_postgres(self.pgdata, self.port, log=self.log)
                 break
             except RuntimeError:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        devstack.ensure_database(self.port)
+        ensure_database(self.port)
         return self
 
     def stop(self):
@@ -70,16 +73,16 @@ class Postgres:
 class Redis:
     def __init__(self, directory):
         self.directory = directory / "redis"
-        self.port = devstack.free_port()
+        self.port = free_port()
         self.child = None
 
     @property
     def url(self):
-        return devstack.embedded_redis_url(self.port)
+        return embedded_redis_url(self.port)
 
     def start(self):
         log = self.directory.parent / "redis.log"
-        self.child = devstack.start_redis(self.directory, self.port, log=log)
+        self.child = start_redis(self.directory, self.port, log=log)
         return self
 
     def stop(self):
@@ -87,17 +90,17 @@ class Redis:
 
 
 class AppServer:
-    """The production web tier (devstack.WebTier: nginx in front of granian and uvicorn)
+    """The production web tier (WebTier: nginx in front of granian and uvicorn)
     with its own environment. With `log`, the output of all three, the request log
     included, is kept in that one file, for the tests that search it."""
 
     def __init__(self, env, *, log=None, workers=1):
         directory = Path(tempfile.mkdtemp(prefix="pollsite-web-"))
         self.log = log
-        self.web = devstack.WebTier(
-            port=devstack.free_port(),
+        self.web = WebTier(
+            port=free_port(),
             env={"LOG_LEVEL": "WARNING", **env} if log is None else env,
-            sizing=devstack.WebSizing(api_workers=workers, api_threads=4, stream_workers=1),
+            sizing=WebSizing(api_workers=workers, api_threads=4, stream_workers=1),
             directory=directory,
             log_file=log,
         )
@@ -111,7 +114,7 @@ class AppServer:
             raise
 
     def stop(self):
-        devstack.stop_all(self.children)
+        stop_all(self.children)
         self.children = []
 
 
@@ -123,3 +126,10 @@ def manage(args, *, env):
 
 def remove(directory):
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def app_env(**extra):
+    """The environment of an app server on the test run's database, cache and registry."""
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, **extra}

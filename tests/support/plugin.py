@@ -1,6 +1,6 @@
 """Throwaway PostgreSQL and Redis for the test run, started before Django reads settings.
 
-Loaded with `-p tests.plugin` (pyproject.toml). pytest-django reads settings in its own
+Loaded with `-p tests.support.plugin` (pyproject.toml). pytest-django reads settings in its own
 pytest_load_initial_conftests hook; a wrapper hook runs around it, so the servers are up
 and DATABASE_URL / REDIS_URL point at them by then. The data lives in a temporary folder
 outside the project, so `make run`'s var/ is never touched, and both can run at once.
@@ -14,8 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from pollsite import devstack
-from tests import citizens
+from devstack.postgres import start_postgres
+from devstack.processes import free_port, stop_all
+from devstack.redis import start_redis
+from devstack.registry import start_registry_simulator
+from pollsite.defaults import embedded_database_url, embedded_redis_url, embedded_registry_url
+from tests.support import citizens
 
 _stack = {"children": [], "tmp": None}
 
@@ -26,17 +30,17 @@ def _start_stack():
     _stack["tmp"] = tmp
     children = _stack["children"]
     if not os.environ.get("TEST_DATABASE_URL"):
-        port = devstack.free_port()
+        port = free_port()
         children.append(
-            devstack.start_postgres(tmp / "pgdata", port, log=tmp / "postgres.log", durable=False)
+            start_postgres(tmp / "pgdata", port, log=tmp / "postgres.log", durable=False)
         )
-        os.environ["DATABASE_URL"] = devstack.embedded_database_url(port)
+        os.environ["DATABASE_URL"] = embedded_database_url(port)
     else:
         os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
     if not os.environ.get("TEST_REDIS_URL"):
-        port = devstack.free_port()
+        port = free_port()
         children.append(_start_redis(tmp, port))
-        os.environ["REDIS_URL"] = devstack.embedded_redis_url(port)
+        os.environ["REDIS_URL"] = embedded_redis_url(port)
     else:
         os.environ["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
     os.environ["VAR_DIR"] = str(tmp / "var")
@@ -55,11 +59,11 @@ def _start_registry(tmp):
     data = tmp / "citizens.csv"
     citizens.write_csv(data)
     os.environ["REGISTRY_SIM_DATA"] = str(data)
-    port = devstack.free_port()
+    port = free_port()
     _stack["children"].append(
-        devstack.start_registry_simulator(port, env=dict(os.environ), log=tmp / "registry.log")
+        start_registry_simulator(port, env=dict(os.environ), log=tmp / "registry.log")
     )
-    os.environ["REGISTRY_URL"] = devstack.embedded_registry_url(port)
+    os.environ["REGISTRY_URL"] = embedded_registry_url(port)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -70,13 +74,13 @@ def pytest_load_initial_conftests(early_config, parser, args):
 
 
 def pytest_unconfigure(config):
-    devstack.stop_all(_stack["children"])
+    stop_all(_stack["children"])
     if _stack["tmp"]:
         shutil.rmtree(_stack["tmp"], ignore_errors=True)
 
 
 def _start_redis(tmp, port):
-    return devstack.start_redis(tmp / "redis", port, log=tmp / "redis.log")
+    return start_redis(tmp / "redis", port, log=tmp / "redis.log")
 
 
 class redis_stopped:  # noqa: N801 - used as a context manager, like a function

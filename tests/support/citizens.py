@@ -1,6 +1,6 @@
 """The test registry's population: named personas, generated valid under the `za` scheme.
 
-tests.plugin writes them to a CSV and starts the registry simulator on it.
+tests.support.plugin writes them to a CSV and starts the registry simulator on it.
 """
 
 import csv

