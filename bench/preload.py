@@ -8,17 +8,17 @@ Both ways keep the counters right, and both are audited afterwards:
   rebuilt from its ballots with the trigger's own shard formula (used for 1,000,000
   votes, which would take minutes row by row on this machine).
 Voter keys are SHA-256 digests of a per-poll serial, so they are unique and uniform
-(the first byte picks the shard) and never collide with the bench's real voters.
+and never collide with the bench's real voters.
 """
 
 import time
 
-# The counters of a poll, rebuilt from its ballots with polls_vote_count's shard formula
-# (sql/polls_vote_count.sql), so later votes through the trigger land on the same rows.
+# The counters of a poll, rebuilt from its ballots, one row per option (shard 0). Counters
+# are only summed, so later votes may land on any shard (sql/polls_vote_count.sql).
 REBUILD_TALLY = """
     INSERT INTO polls_optiontally (poll_id, option_id, shard, votes)
-    SELECT poll_id, option_id, get_byte(voter_key, 0) %% 16, count(*)
-    FROM polls_vote WHERE poll_id = %s GROUP BY 1, 2, 3
+    SELECT poll_id, option_id, 0, count(*)
+    FROM polls_vote WHERE poll_id = %s GROUP BY 1, 2
 """
 
 # `count` votes for a poll, spread evenly over its options ({cast_at}: see in_bulk).

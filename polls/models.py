@@ -214,7 +214,8 @@ class OptionTally(models.Model):
     """Sharded vote counters, written only by the polls_vote_count trigger.
 
     A single row per option would serialize every vote for a popular option on one row
-    lock; the trigger spreads them over TALLY_SHARDS rows picked from the voter key.
+    lock; the trigger spreads them over rows picked by the inserting connection
+    (sql/polls_vote_count.sql says how many and why).
     """
 
     pk = models.CompositePrimaryKey("poll_id", "option_id", "shard")

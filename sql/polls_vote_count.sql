@@ -6,8 +6,14 @@
 -- Read by: the results API (polls.selectors.poll_results), the poll_results view.
 --
 -- Sharding: a single counter row per option would serialize every vote for a popular
--- option on that row's lock. The shard comes from the first byte of the voter key (an
--- HMAC, so uniform): 16 rows per option. Results sum at most options x 16 rows.
+-- option on that row's lock, held until the vote's commit (fsync included). The shard is
+-- the inserting backend's pid modulo 64: concurrent connections have distinct pids, so
+-- each mostly updates a row of its own and no vote waits on another's commit. (The shard
+-- used to come from the voter key's first byte, 16 rows per option: with 8 clients on
+-- one option about one vote in three waited. `make bench`, same run against the same
+-- ceiling, one option at 32 clients: 72.0 % with backend shards, 54.2 % with key shards.)
+-- Counters are only ever summed, so which row a vote lands on does not matter to
+-- results or to tally_audit; results sum at most options x 64 rows per poll.
 -- Plain plpgsql, not pgtrigger, for the reason given in polls_vote_check.sql.
 --
 -- reverse: DROP TRIGGER IF EXISTS polls_vote_count ON polls_vote; DROP FUNCTION IF EXISTS polls_vote_count();
@@ -16,7 +22,7 @@ CREATE OR REPLACE FUNCTION polls_vote_count() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO polls_optiontally AS t (poll_id, option_id, shard, votes)
-    VALUES (NEW.poll_id, NEW.option_id, get_byte(NEW.voter_key, 0) % 16, 1)
+    VALUES (NEW.poll_id, NEW.option_id, pg_backend_pid() % 64, 1)
     ON CONFLICT (poll_id, option_id, shard) DO UPDATE SET votes = t.votes + 1;
     RETURN NULL;
 END;

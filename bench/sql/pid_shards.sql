@@ -1,4 +1,5 @@
--- Experiment "fewer lock waits": polls_vote_count on 64 shards picked by the backend.
+-- Experiment "fewer lock waits" (adopted in sql/polls_vote_count.sql since; kept to compare):
+-- polls_vote_count on 64 shards picked by the backend.
 --
 -- The shipped trigger picks the counter row from the voter key's first byte: random,
 -- so two concurrent votes for the same option land on the same row often (with 8

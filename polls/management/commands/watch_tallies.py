@@ -11,7 +11,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from polls import stream
 from polls.selectors import forget_results
 
-# The counters summed per poll. It reads polls x options x 16 rows, never the votes: a
+# The counters summed per poll. It reads polls x options x 64 rows at most, never the votes: a
 # few milliseconds even for thousands of polls, and nothing on the vote path pays for it.
 TOTALS = "SELECT poll_id, SUM(votes)::bigint FROM polls_optiontally GROUP BY poll_id"
 
