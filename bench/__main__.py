@@ -34,6 +34,7 @@ from bench import (
 )
 from bench.stack import Stack, raise_open_files_limit
 from bench.stats import ratio
+from devstack.web import WebSizing
 
 
 @dataclass
@@ -156,7 +157,11 @@ class Bench:
         self.database_layer()
         self.phase(f"fixtures: {self.cfg.voters} verified voters with tokens, polls")
         self.tokens = fixtures.create_voters(self.cfg.voters)
-        self.phase("web tier as `make run` starts it: nginx, granian (2 x 4 threads), uvicorn")
+        sizing = WebSizing()
+        self.phase(
+            "web tier as `make run` starts it: nginx, granian "
+            f"({sizing.api_workers} x {sizing.api_threads} threads), uvicorn"
+        )
         web, children = self.stack.start_web("web")
         self.app, self.base = children[0], web.url  # children[0]: granian, the API server
         self.stack.start_watcher()
