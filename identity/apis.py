@@ -3,16 +3,16 @@
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from identity import services
+from identity import errors, services
 from identity.serializers import LoginOutputSerializer, UserSerializer, VerificationSerializer
 from pollsite import fields
-from pollsite.problems import UNAUTHENTICATED, problem_responses
-
-THROTTLED = (429, "throttled", "Too many attempts; try again later.")
+from pollsite.problems import problem_responses
+from pollsite.ratelimit import RateLimiterUnavailable, TooManyAttempts
 
 
 class RegisterApi(APIView):
@@ -32,9 +32,7 @@ class RegisterApi(APIView):
         request=InputSerializer,
         responses={
             201: UserSerializer,
-            **problem_responses(
-                (400, "validation_error", "The request has invalid fields."),
-            ),
+            **problem_responses(ValidationError),
         },
         examples=[
             OpenApiExample(
@@ -70,11 +68,7 @@ class LoginApi(APIView):
         request=InputSerializer,
         responses={
             200: LoginOutputSerializer,
-            **problem_responses(
-                (400, "validation_error", "The request has invalid fields."),
-                (401, "invalid_credentials", "Wrong username or password."),
-                THROTTLED,
-            ),
+            **problem_responses(ValidationError, errors.InvalidCredentials, TooManyAttempts),
         },
         examples=[
             OpenApiExample(
@@ -101,7 +95,7 @@ class LogoutApi(APIView):
         tags=["accounts"],
         summary="Log out: this token dies at once",
         request=None,
-        responses={204: None, **problem_responses(UNAUTHENTICATED)},
+        responses={204: None, **problem_responses(NotAuthenticated)},
     )
     def post(self, request):
         services.token_revoke(token=request.auth)
@@ -114,7 +108,7 @@ class MeApi(APIView):
     @extend_schema(
         tags=["accounts"],
         summary="The account behind the token",
-        responses={200: UserSerializer, **problem_responses(UNAUTHENTICATED)},
+        responses={200: UserSerializer, **problem_responses(NotAuthenticated)},
     )
     def get(self, request):
         return Response(UserSerializer(request.user).data)
@@ -141,30 +135,15 @@ class VerifyApi(APIView):
         responses={
             200: VerificationSerializer,
             **problem_responses(
-                (400, "invalid_national_id", "This is not a valid South African ID number."),
-                (400, "validation_error", "The request has invalid fields."),
-                UNAUTHENTICATED,
-                (
-                    409,
-                    "national_id_in_use",
-                    "This national ID is already bound to another account.",
-                ),
-                (
-                    409,
-                    "account_already_verified",
-                    "This account is already verified with another national ID.",
-                ),
-                (
-                    422,
-                    "verification_failed",
-                    "The national ID and date of birth could not be verified.",
-                ),
-                THROTTLED,
-                (
-                    503,
-                    "registry_unavailable",
-                    "The national registry is not answering; try again shortly.",
-                ),
+                errors.InvalidNationalId,
+                ValidationError,
+                NotAuthenticated,
+                errors.NationalIdInUse,
+                errors.AccountAlreadyVerified,
+                errors.VerificationFailed,
+                TooManyAttempts,
+                errors.RegistryUnavailable,
+                RateLimiterUnavailable,
             ),
         },
         examples=[

@@ -10,24 +10,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from knox.models import AuthToken
+from rest_framework.exceptions import ValidationError
 
-from identity import blind_index, national_id, registry
+from identity import blind_index, errors, national_id, registry
 from identity.models import VoterIdentity
 from pollsite import ratelimit
-from pollsite.problems import Problem
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
-
-
-# One body for every kind of mismatch (unknown number, wrong date of birth, deceased,
-# under age): the endpoint must not become an oracle for the registry's contents.
-def verification_failed():
-    return Problem(
-        "verification_failed",
-        "The national ID and date of birth could not be verified.",
-        status=422,
-    )
 
 
 # --- Accounts and tokens ---------------------------------------------------------------
@@ -38,13 +28,13 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
     try:
         validate_password(password, user=candidate)
     except DjangoValidationError as exc:
-        raise _field_error("password", exc.messages) from None
+        raise ValidationError({"password": exc.messages}) from None
     candidate.set_password(password)
     try:
         with transaction.atomic():
             candidate.save()
     except IntegrityError:  # two sign-ups raced for one name; the constraint decided
-        raise _field_error("username", ["A user with that username already exists."]) from None
+        raise ValidationError({"username": ["A user with that username already exists."]}) from None
     return candidate
 
 
@@ -61,12 +51,12 @@ def token_create(*, username: str, password: str, client_ip: str) -> tuple[AuthT
     _login_hit("login-user", user_key, settings.LOGIN_ATTEMPTS_PER_USERNAME)
     try:
         _login_hit("login-ip", client_ip, settings.LOGIN_ATTEMPTS_PER_IP)
-    except Problem:
+    except ratelimit.TooManyAttempts:
         ratelimit.refund("login-user", user_key)  # refused unchecked: not a guess
         raise
     user = authenticate(username=username, password=password)
     if user is None:
-        raise Problem("invalid_credentials", "Wrong username or password.", status=401)
+        raise errors.InvalidCredentials()
     ratelimit.reset("login-user", user_key)
     ratelimit.refund("login-ip", client_ip)
     # Authentication never deletes expired tokens (it sits on the vote path); login does.
@@ -80,12 +70,6 @@ def _login_hit(scope, key, limit):
 
 def token_revoke(*, token: AuthToken) -> None:
     token.delete()
-
-
-def _field_error(field, messages):
-    return Problem(
-        "validation_error", "The request has invalid fields.", errors={field: list(messages)}
-    )
 
 
 # --- National ID verification ------------------------------------------------------------
@@ -109,9 +93,7 @@ def identity_verify(*, user: User, raw_national_id: str, date_of_birth: date) ->
     try:
         number = scheme.validate(raw_national_id)
     except national_id.InvalidNationalId:
-        raise Problem(
-            "invalid_national_id", f"This is not a valid {scheme.label}.", status=400
-        ) from None
+        raise errors.InvalidNationalId(f"This is not a valid {scheme.label}.") from None
     key = blind_index.voter_key(number)
     ratelimit.hit(
         "verify-number",
@@ -125,7 +107,7 @@ def identity_verify(*, user: User, raw_national_id: str, date_of_birth: date) ->
     if existing is not None:
         return _already_verified(existing, key)
     if not scheme.matches_birth_date(number, date_of_birth):
-        raise verification_failed()
+        raise errors.VerificationFailed()
     citizen = _lookup(number)
     _check_eligible(citizen, date_of_birth)
     return _bind(user=user, key=key, number=number, full_name=citizen.full_name)
@@ -134,34 +116,25 @@ def identity_verify(*, user: User, raw_national_id: str, date_of_birth: date) ->
 def _already_verified(existing, key):
     if bytes(existing.voter_key) == key:
         return existing  # the same number again: idempotent
-    raise Problem(
-        "account_already_verified",
-        "This account is already verified with another national ID.",
-        status=409,
-    )
+    raise errors.AccountAlreadyVerified()
 
 
 def _lookup(number):
     try:
         return registry.lookup(number)
     except registry.RegistryUnavailable as exc:
-        raise Problem(
-            "registry_unavailable",
-            "The national registry is not answering; try again shortly.",
-            status=503,
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from None
+        raise errors.RegistryUnavailable(retry_after=exc.retry_after) from None
 
 
 def _check_eligible(citizen, date_of_birth):
     if citizen is None:
-        raise verification_failed()
+        raise errors.VerificationFailed()
     if citizen.date_of_birth != date_of_birth:
-        raise verification_failed()
+        raise errors.VerificationFailed()
     if citizen.status != "alive":
-        raise verification_failed()
+        raise errors.VerificationFailed()
     if _age_on(citizen.date_of_birth, timezone.localdate()) < settings.VOTING_AGE:
-        raise verification_failed()
+        raise errors.VerificationFailed()
 
 
 def _age_on(born: date, today: date) -> int:
@@ -186,6 +159,4 @@ def _bind(*, user, key, number, full_name):
     mine = VoterIdentity.objects.filter(user=user).first()
     if mine is not None:
         return _already_verified(mine, key)
-    raise Problem(
-        "national_id_in_use", "This national ID is already bound to another account.", status=409
-    )
+    raise errors.NationalIdInUse()

@@ -3,18 +3,19 @@
 import re
 
 from django.http import HttpResponse
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated, NotFound, PermissionDenied, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from polls import selectors, services
+from polls import errors, selectors, services
 from polls.models import (
     OPTION_DESCRIPTION_MAX_LENGTH,
     POLL_DESCRIPTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    ResultsVisibility,
 )
 from polls.permissions import IsStaff, IsStaffOrReadOnly
 from polls.serializers import (
@@ -22,16 +23,14 @@ from polls.serializers import (
     OptionSerializer,
     PollSerializer,
     ReceiptCheckSerializer,
+    ResultsSerializer,
+    TimelineSerializer,
     VoteReceiptSerializer,
 )
 from pollsite import fields
 from pollsite.pagination import PageNumberPagination
-from pollsite.problems import UNAUTHENTICATED, Problem, problem_responses
+from pollsite.problems import problem_responses
 
-NOT_FOUND = (404, "not_found", "Not found.")
-FORBIDDEN = (403, "permission_denied", "You do not have permission to perform this action.")
-INVALID = (400, "validation_error", "The request has invalid fields.")
-LOCKED = (409, "poll_locked", "This poll has votes or is closed; it cannot change.")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
@@ -69,7 +68,7 @@ class PollListApi(APIView):
             required=False, default=True, help_text="False keeps the poll a staff-only draft."
         )
         results_visibility = fields.ChoiceField(
-            choices=["live", "after_close"], required=False, default="live"
+            choices=ResultsVisibility.values, required=False, default=ResultsVisibility.LIVE
         )
         options = OptionInputSerializer(many=True, min_length=2, max_length=100)
 
@@ -78,14 +77,6 @@ class PollListApi(APIView):
             if len(set(labels)) != len(labels):
                 raise serializers.ValidationError("Option labels must be distinct.")
             return options
-
-        def validate(self, data):
-            opens_at = data["opens_at"] or timezone.now()
-            if data["closes_at"] <= opens_at:
-                raise serializers.ValidationError({"closes_at": "Must be after opens_at."})
-            if data["closes_at"] <= timezone.now():
-                raise serializers.ValidationError({"closes_at": "Must be in the future."})
-            return data
 
     @extend_schema(
         tags=["polls"],
@@ -97,7 +88,7 @@ class PollListApi(APIView):
             OpenApiParameter("page_size", int, description="1 to 100."),
         ],
         description="Staff also see drafts. Newest first.",
-        responses={200: PollSerializer(many=True), **problem_responses(INVALID, NOT_FOUND)},
+        responses={200: PollSerializer(many=True), **problem_responses(ValidationError, NotFound)},
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
@@ -117,7 +108,10 @@ class PollListApi(APIView):
         tags=["polls"],
         summary="Create a poll (staff)",
         request=InputSerializer,
-        responses={201: PollSerializer, **problem_responses(INVALID, UNAUTHENTICATED, FORBIDDEN)},
+        responses={
+            201: PollSerializer,
+            **problem_responses(ValidationError, NotAuthenticated, PermissionDenied),
+        },
         examples=[
             OpenApiExample(
                 "create",
@@ -147,12 +141,12 @@ class PollDetailApi(APIView):
         )
         opens_at = serializers.DateTimeField(required=False)
         closes_at = serializers.DateTimeField(required=False)
-        results_visibility = fields.ChoiceField(choices=["live", "after_close"], required=False)
+        results_visibility = fields.ChoiceField(choices=ResultsVisibility.values, required=False)
 
     @extend_schema(
         tags=["polls"],
         summary="A poll",
-        responses={200: PollSerializer, **problem_responses(NOT_FOUND)},
+        responses={200: PollSerializer, **problem_responses(NotFound)},
     )
     def get(self, request, poll_id):
         poll = selectors.access_poll_by_user(poll_id, request.user)
@@ -165,36 +159,23 @@ class PollDetailApi(APIView):
         description="Refused with 409 poll_locked once the poll has votes or is closed.",
         responses={
             200: PollSerializer,
-            **problem_responses(INVALID, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, LOCKED),
+            **problem_responses(
+                ValidationError, NotAuthenticated, PermissionDenied, NotFound, errors.PollLocked
+            ),
         },
     )
     def patch(self, request, poll_id):
         poll = selectors.access_poll_by_user(poll_id, request.user)
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        changes = data.validated_data
-        if changes.get("closes_at", poll.closes_at) <= changes.get("opens_at", poll.opens_at):
-            raise Problem(
-                "validation_error",
-                "The request has invalid fields.",
-                errors={"closes_at": ["Must be after opens_at."]},
-            )
-        if "closes_at" in changes and changes["closes_at"] <= timezone.now():
-            raise Problem(
-                "validation_error",
-                "The request has invalid fields.",
-                errors={"closes_at": ["Must be in the future."]},
-            )
-        return poll_response(services.poll_update(poll=poll, **changes))
+        return poll_response(services.poll_update(poll=poll, **data.validated_data))
 
     @extend_schema(
         tags=["polls"],
         summary="Delete a poll (staff)",
         responses={
             204: None,
-            **problem_responses(
-                UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, (409, "poll_locked", "This poll has votes.")
-            ),
+            **problem_responses(NotAuthenticated, PermissionDenied, NotFound, errors.PollLocked),
         },
     )
     def delete(self, request, poll_id):
@@ -211,7 +192,9 @@ class OptionCreateApi(APIView):
         request=OptionInputSerializer,
         responses={
             201: OptionSerializer,
-            **problem_responses(INVALID, UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, LOCKED),
+            **problem_responses(
+                ValidationError, NotAuthenticated, PermissionDenied, NotFound, errors.PollLocked
+            ),
         },
     )
     def post(self, request, poll_id):
@@ -232,10 +215,10 @@ class PollPublishApi(APIView):
         responses={
             200: PollSerializer,
             **problem_responses(
-                UNAUTHENTICATED,
-                FORBIDDEN,
-                NOT_FOUND,
-                (409, "poll_already_published", "This poll is already published."),
+                NotAuthenticated,
+                PermissionDenied,
+                NotFound,
+                errors.PollAlreadyPublished,
             ),
         },
     )
@@ -254,11 +237,11 @@ class PollCloseApi(APIView):
         responses={
             200: PollSerializer,
             **problem_responses(
-                UNAUTHENTICATED,
-                FORBIDDEN,
-                NOT_FOUND,
-                (409, "poll_already_closed", "This poll is already closed."),
-                (409, "poll_not_published", "A draft cannot be closed; delete it."),
+                NotAuthenticated,
+                PermissionDenied,
+                NotFound,
+                errors.PollAlreadyClosed,
+                errors.PollNotPublished,
             ),
         },
     )
@@ -297,18 +280,14 @@ class VoteCastApi(APIView):
         responses={
             201: VoteReceiptSerializer,
             **problem_responses(
-                INVALID,
-                (400, "invalid_option", "This option does not belong to this poll."),
-                UNAUTHENTICATED,
-                (403, "not_verified", "Verify your national ID before voting."),
-                NOT_FOUND,
-                (409, "poll_not_open", "This poll is not open for voting."),
-                (409, "already_voted", "This national ID has already voted in this poll."),
-                (
-                    422,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used for a different request.",
-                ),
+                ValidationError,
+                errors.InvalidOption,
+                NotAuthenticated,
+                errors.NotVerified,
+                NotFound,
+                errors.PollNotOpen,
+                errors.AlreadyVoted,
+                errors.IdempotencyKeyReused,
             ),
         },
         examples=[OpenApiExample("vote", request_only=True, value={"option_id": 1})],
@@ -318,11 +297,7 @@ class VoteCastApi(APIView):
         data.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key")
         if key is not None and not IDEMPOTENCY_KEY.match(key):
-            raise Problem(
-                "validation_error",
-                "The request has invalid fields.",
-                errors={"Idempotency-Key": ["1 to 255 printable ASCII characters."]},
-            )
+            raise ValidationError({"Idempotency-Key": ["1 to 255 printable ASCII characters."]})
         receipt = services.vote_cast(
             voter=request.user, poll_id=poll_id, idempotency_key=key, **data.validated_data
         )
@@ -337,16 +312,14 @@ class MyVoteApi(APIView):
         summary="My vote in this poll",
         responses={
             200: MyVoteSerializer,
-            **problem_responses(
-                UNAUTHENTICATED, NOT_FOUND, (404, "not_voted", "You have not voted in this poll.")
-            ),
+            **problem_responses(NotAuthenticated, NotFound, errors.NotVoted),
         },
     )
     def get(self, request, poll_id):
         poll = selectors.access_poll_by_user(poll_id, request.user)
         vote = selectors.vote_of(poll, request.user)
         if vote is None:
-            raise Problem("not_voted", "You have not voted in this poll.", status=404)
+            raise errors.NotVoted()
         return Response(MyVoteSerializer(vote).data)
 
 
@@ -358,50 +331,17 @@ class ReceiptCheckApi(APIView):
         tags=["votes"],
         summary="Check that a receipt's vote was counted",
         description="Reveals neither the voter nor the option.",
-        responses={200: ReceiptCheckSerializer, **problem_responses(NOT_FOUND)},
+        responses={200: ReceiptCheckSerializer, **problem_responses(NotFound)},
     )
     def get(self, request, receipt):
         vote = selectors.vote_by_receipt(receipt)
         if vote is None:
-            raise Problem("not_found", "Not found.", status=404)
+            raise NotFound()
         return Response(
             ReceiptCheckSerializer(
                 {"poll_id": vote.poll_id, "cast_at": vote.cast_at, "counted": True}
             ).data
         )
-
-
-class ResultsOptionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    label = serializers.CharField()
-    votes = serializers.IntegerField()
-    share = serializers.FloatField(help_text="A fraction of 1; 0 when there are no votes.")
-
-
-class ResultsSerializer(serializers.Serializer):
-    poll_id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=selectors.STATUSES)
-    total_votes = serializers.IntegerField()
-    version = serializers.IntegerField(help_text="Only grows.")
-    as_of = serializers.DateTimeField(help_text="When these counts were read.")
-    options = ResultsOptionSerializer(many=True)
-
-
-class TimelineBucketSerializer(serializers.Serializer):
-    minute = serializers.DateTimeField()
-    option_id = serializers.IntegerField()
-    votes = serializers.IntegerField()
-
-
-class TimelineSerializer(serializers.Serializer):
-    poll_id = serializers.IntegerField()
-    refreshed_at = serializers.DateTimeField(
-        allow_null=True, help_text="When the snapshot was taken."
-    )
-    buckets = TimelineBucketSerializer(many=True)
-
-
-HIDDEN = (403, "results_hidden", "Results are hidden until the poll closes.")
 
 
 class ResultsApi(APIView):
@@ -415,7 +355,11 @@ class ResultsApi(APIView):
             "been sent, every later read includes it. Send `If-None-Match` with the "
             "`ETag` to get 304 when nothing changed."
         ),
-        responses={200: ResultsSerializer, 304: None, **problem_responses(NOT_FOUND, HIDDEN)},
+        responses={
+            200: ResultsSerializer,
+            304: None,
+            **problem_responses(NotFound, errors.ResultsHidden),
+        },
     )
     def get(self, request, poll_id):
         results = selectors.results_for(poll_id, request.user)
@@ -441,7 +385,7 @@ class TimelineApi(APIView):
         summary="Votes per minute (a snapshot)",
         description="From a materialized view refreshed every few seconds; `refreshed_at` "
         "says how old it is.",
-        responses={200: TimelineSerializer, **problem_responses(NOT_FOUND, HIDDEN)},
+        responses={200: TimelineSerializer, **problem_responses(NotFound, errors.ResultsHidden)},
     )
     def get(self, request, poll_id):
         poll = selectors.access_results_by_user(poll_id, request.user)

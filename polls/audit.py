@@ -9,9 +9,9 @@ from django.db.models import Sum
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
+from polls import errors
 from polls.models import Option, OptionTally, Vote
 from polls.selectors import access_poll_by_user, poll_status
-from pollsite.problems import Problem
 
 # The export's columns, in their documented order (docs/api-contract.md). Append new
 # columns at the end: auditors' scripts read them by position.
@@ -29,7 +29,6 @@ EXPORT_COLUMNS = (
     "votes",
     "share",
 )
-NOT_CLOSED = (403, "poll_not_closed", "This is published once the poll is closed.")
 
 
 def access_audit_by_user(poll_id, user):
@@ -39,7 +38,7 @@ def access_audit_by_user(poll_id, user):
     if user.is_staff:
         return poll
     if poll_status(poll) != "closed":
-        raise Problem(NOT_CLOSED[1], NOT_CLOSED[2], status=NOT_CLOSED[0])
+        raise errors.PollNotClosed()
     return poll
 
 

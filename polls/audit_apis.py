@@ -10,54 +10,16 @@ import io
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from polls import audit
+from polls import audit, errors
+from polls.serializers import ExportSerializer, LedgerEntrySerializer, LedgerPageSerializer
 from pollsite.pagination import PageNumberPagination
 from pollsite.problems import problem_responses
-
-NOT_FOUND = (404, "not_found", "Not found.")
-
-
-class ExportOptionSerializer(serializers.Serializer):
-    option_id = serializers.IntegerField()
-    position = serializers.IntegerField()
-    label = serializers.CharField()
-    votes = serializers.IntegerField()
-    share = serializers.FloatField(help_text="A fraction of 1, 6 decimals; 0 without votes.")
-
-
-class ExportPollSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    title = serializers.CharField()
-    status = serializers.CharField()
-    opens_at = serializers.DateTimeField()
-    closes_at = serializers.DateTimeField()
-    closed_at = serializers.DateTimeField(allow_null=True, help_text="Set by an early close.")
-
-
-class ExportSerializer(serializers.Serializer):
-    poll = ExportPollSerializer()
-    tally_version = serializers.IntegerField(help_text="As the results' `version`.")
-    total_votes = serializers.IntegerField()
-    exported_at = serializers.DateTimeField()
-    options = ExportOptionSerializer(many=True, help_text="In the poll's option order.")
-
-
-class LedgerEntrySerializer(serializers.Serializer):
-    receipt = serializers.CharField()
-    cast_minute = serializers.DateTimeField(help_text="When it was cast, to the minute (UTC).")
-
-
-class LedgerPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField(help_text="Counted ballots: equals the results' total.")
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = LedgerEntrySerializer(many=True)
 
 
 class FirstRenderer(BaseContentNegotiation):
@@ -84,7 +46,7 @@ class ResultsExportJsonApi(APIView):
         tags=["audit"],
         summary="Results export, JSON",
         description=EXPORT_DESCRIPTION,
-        responses={200: ExportSerializer, **problem_responses(NOT_FOUND, audit.NOT_CLOSED)},
+        responses={200: ExportSerializer, **problem_responses(NotFound, errors.PollNotClosed)},
     )
     def get(self, request, poll_id):
         poll = audit.access_audit_by_user(poll_id, request.user)
@@ -103,7 +65,7 @@ class ResultsExportCsvApi(APIView):
         "order: " + ", ".join(f"`{c}`" for c in audit.EXPORT_COLUMNS) + ".",
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
-            **problem_responses(NOT_FOUND, audit.NOT_CLOSED),
+            **problem_responses(NotFound, errors.PollNotClosed),
         },
     )
     def get(self, request, poll_id):
@@ -135,7 +97,7 @@ class ReceiptLedgerApi(APIView):
         ],
         responses={
             200: LedgerPageSerializer,
-            **problem_responses(NOT_FOUND, audit.NOT_CLOSED),
+            **problem_responses(NotFound, errors.PollNotClosed),
         },
     )
     def get(self, request, poll_id):

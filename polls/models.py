@@ -9,7 +9,7 @@ PostgreSQL guarantees the rules here, not Python:
 - the counters always equal the ballots: AFTER INSERT trigger polls_vote_count
   (sql/polls_vote_count.sql) keeps polls_optiontally, in the vote's own transaction.
 
-Custom errors carry their own SQLSTATE (class "PV"); pollsite/problems.py maps them to the
+Custom errors carry their own SQLSTATE (class "PV"); polls/errors.py maps them to the
 contract's codes.
 """
 
@@ -22,15 +22,7 @@ from django.db.models.functions import Length, Now
 from django.db.models.lookups import LessThanOrEqual
 from django_pgviews import view as pgviews
 
-
-class SQLState:
-    INVALID_OPTION = "PV001"
-    POLL_NOT_OPEN = "PV002"
-    POLL_LOCKED = "PV003"
-    VOTE_IMMUTABLE = "PV004"
-    POLL_NOT_FOUND = "PV005"
-    POLL_DRAFT = "PV006"
-
+from polls.errors import SQLState
 
 # Staff changes that race a vote: these triggers take SHARE ROW EXCLUSIVE on polls_vote
 # first. That waits for in-flight vote inserts to commit and holds new ones back until

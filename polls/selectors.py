@@ -14,6 +14,7 @@ from django.db.models import Q, Sum
 from django.http import Http404
 from django.utils import timezone
 
+from polls import errors
 from polls.models import (
     Option,
     OptionTally,
@@ -23,7 +24,6 @@ from polls.models import (
     Vote,
     VoteTimelineSnapshot,
 )
-from pollsite.problems import Problem
 
 STATUSES = ("draft", "scheduled", "open", "closed")
 
@@ -154,7 +154,7 @@ def _refuse_hidden_results(results_visibility, status, user):
     if user.is_staff:
         return
     if results_visibility == ResultsVisibility.AFTER_CLOSE and status != "closed":
-        raise Problem("results_hidden", "Results are hidden until the poll closes.", status=403)
+        raise errors.ResultsHidden()
 
 
 def poll_results(poll_id) -> RenderedResults | None:

@@ -1,7 +1,11 @@
-"""Output shapes of the polls API (the contract's `poll`, `option`, receipts)."""
+"""Output shapes of the polls API (the contract's `poll`, `option`, receipts, results).
+
+Input shapes live with their views (apis.py, `InputSerializer`): each is one request's.
+"""
 
 from rest_framework import serializers
 
+from polls.models import ResultsVisibility
 from polls.selectors import STATUSES, poll_status
 
 
@@ -27,7 +31,7 @@ class PollSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     opens_at = serializers.DateTimeField()
     closes_at = serializers.DateTimeField()
-    results_visibility = serializers.ChoiceField(choices=["live", "after_close"])
+    results_visibility = serializers.ChoiceField(choices=ResultsVisibility.values)
     options = OptionSerializer(many=True, source="options.all")
     total_votes = serializers.SerializerMethodField()
     my_vote = serializers.SerializerMethodField(
@@ -61,3 +65,76 @@ class ReceiptCheckSerializer(serializers.Serializer):
     poll_id = serializers.IntegerField()
     cast_at = serializers.DateTimeField()
     counted = serializers.BooleanField()
+
+
+class ResultsOptionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    votes = serializers.IntegerField()
+    share = serializers.FloatField(help_text="A fraction of 1; 0 when there are no votes.")
+
+
+# The results document. selectors.rendered_results writes it as JSON itself, once per
+# change (serializing on every read cost more than the read); tests/polls/test_results_shape.py
+# checks that what it writes is this shape.
+class ResultsSerializer(serializers.Serializer):
+    poll_id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=STATUSES)
+    total_votes = serializers.IntegerField()
+    version = serializers.IntegerField(help_text="Only grows.")
+    as_of = serializers.DateTimeField(help_text="When these counts were read.")
+    options = ResultsOptionSerializer(many=True)
+
+
+class TimelineBucketSerializer(serializers.Serializer):
+    minute = serializers.DateTimeField()
+    option_id = serializers.IntegerField()
+    votes = serializers.IntegerField()
+
+
+class TimelineSerializer(serializers.Serializer):
+    poll_id = serializers.IntegerField()
+    refreshed_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the snapshot was taken."
+    )
+    buckets = TimelineBucketSerializer(many=True)
+
+
+# --- Audit (audit_apis.py) ---
+
+
+class ExportOptionSerializer(serializers.Serializer):
+    option_id = serializers.IntegerField()
+    position = serializers.IntegerField()
+    label = serializers.CharField()
+    votes = serializers.IntegerField()
+    share = serializers.FloatField(help_text="A fraction of 1, 6 decimals; 0 without votes.")
+
+
+class ExportPollSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    status = serializers.CharField()
+    opens_at = serializers.DateTimeField()
+    closes_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True, help_text="Set by an early close.")
+
+
+class ExportSerializer(serializers.Serializer):
+    poll = ExportPollSerializer()
+    tally_version = serializers.IntegerField(help_text="As the results' `version`.")
+    total_votes = serializers.IntegerField()
+    exported_at = serializers.DateTimeField()
+    options = ExportOptionSerializer(many=True, help_text="In the poll's option order.")
+
+
+class LedgerEntrySerializer(serializers.Serializer):
+    receipt = serializers.CharField()
+    cast_minute = serializers.DateTimeField(help_text="When it was cast, to the minute (UTC).")
+
+
+class LedgerPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Counted ballots: equals the results' total.")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = LedgerEntrySerializer(many=True)

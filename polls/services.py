@@ -1,6 +1,6 @@
 """Writes for polls, options and votes. The database enforces the rules (see
 polls/models.py); these functions shape requests into single statements and turn the
-database's refusals into the contract's errors (pollsite/problems.py)."""
+database's refusals into the contract's errors (polls/errors.py)."""
 
 import hashlib
 import secrets
@@ -12,11 +12,13 @@ from functools import partial
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
-from polls import stream
-from polls.models import IdempotencyKey, Option, Poll, SQLState, Vote
+from polls import errors, stream
+from polls.errors import SQLState
+from polls.models import IdempotencyKey, Option, Poll, ResultsVisibility, Vote
 from polls.selectors import forget_results, poll_status
-from pollsite.problems import Problem, problem_from_database_error, sqlstate_of
+from pollsite.problems import constraint_of, sqlstate_of
 
 # --- Polls and options -------------------------------------------------------------------
 
@@ -31,14 +33,16 @@ def poll_create(
     description="",
     opens_at=None,
     publish=True,
-    results_visibility="live",
+    results_visibility=ResultsVisibility.LIVE,
 ) -> Poll:
     now = timezone.now()
+    opens_at = opens_at or now
+    _check_schedule(opens_at, closes_at)
     poll = Poll.objects.create(
         title=title,
         description=description,
         created_by=created_by,
-        opens_at=opens_at or now,
+        opens_at=opens_at,
         closes_at=closes_at,
         published_at=now if publish else None,
         results_visibility=results_visibility,
@@ -56,6 +60,11 @@ def poll_create(
 
 
 def poll_update(*, poll, **changes) -> Poll:
+    _check_schedule(
+        changes.get("opens_at", poll.opens_at),
+        changes.get("closes_at", poll.closes_at),
+        closes_at_changed="closes_at" in changes,
+    )
     _refuse_if_closed(poll)
     for field, value in changes.items():
         setattr(poll, field, value)
@@ -78,18 +87,16 @@ def option_add(*, poll, label, description="") -> Option:
                 poll=poll, label=label, description=description, position=position
             )
     except IntegrityError as exc:
-        if problem_from_database_error(exc):
+        if constraint_of(exc) != "polls_option_unique_label":
             raise
-        raise Problem(
-            "validation_error",
-            "The request has invalid fields.",
-            errors={"label": ["This poll already has an option with this label."]},
+        raise ValidationError(
+            {"label": ["This poll already has an option with this label."]}
         ) from None
 
 
 def poll_publish(*, poll) -> Poll:
     if poll.published_at is not None:
-        raise Problem("poll_already_published", "This poll is already published.", status=409)
+        raise errors.PollAlreadyPublished()
     poll.published_at = timezone.now()
     poll.save(update_fields=["published_at"])
     return poll
@@ -98,17 +105,26 @@ def poll_publish(*, poll) -> Poll:
 def poll_close(*, poll) -> Poll:
     status = poll_status(poll)
     if status == "draft":
-        raise Problem("poll_not_published", "A draft cannot be closed; delete it.", status=409)
+        raise errors.PollNotPublished()
     if status == "closed":
-        raise Problem("poll_already_closed", "This poll is already closed.", status=409)
+        raise errors.PollAlreadyClosed()
     poll.closed_at = timezone.now()
     poll.save(update_fields=["closed_at"])
     return poll
 
 
+def _check_schedule(opens_at, closes_at, *, closes_at_changed=True):
+    """A poll closes after it opens (polls_poll_closes_after_opening holds that for any
+    writer; this says which field is wrong), and a closing time set now is in the future."""
+    if closes_at <= opens_at:
+        raise ValidationError({"closes_at": ["Must be after opens_at."]})
+    if closes_at_changed and closes_at <= timezone.now():
+        raise ValidationError({"closes_at": ["Must be in the future."]})
+
+
 def _refuse_if_closed(poll):
     if poll_status(poll) == "closed":
-        raise Problem("poll_locked", "This poll is closed; it cannot change.", status=409)
+        raise errors.PollLocked("This poll is closed; it cannot change.")
 
 
 # --- Votes ---------------------------------------------------------------------------------
@@ -148,7 +164,7 @@ def vote_cast(*, voter, poll_id, option_id, idempotency_key=None) -> VoteReceipt
     """Cast `voter`'s vote: one statement, the database decides (no check-then-insert)."""
     identity = getattr(voter, "voter_identity", None)
     if identity is None:
-        raise Problem("not_verified", "Verify your national ID before voting.", status=403)
+        raise errors.NotVerified()
     receipt = secrets.token_urlsafe(18)  # 144 random bits
     vote = [poll_id, option_id, bytes(identity.voter_key), receipt]
     request_hash = hashlib.sha256(f"{poll_id}:{option_id}".encode()).hexdigest()
@@ -170,7 +186,7 @@ def vote_cast(*, voter, poll_id, option_id, idempotency_key=None) -> VoteReceipt
         if first is not None:
             return first
         if sqlstate_of(refused) == SQLState.POLL_DRAFT and voter.is_staff:
-            raise Problem("poll_not_open", "This poll is a draft.", status=409) from None
+            raise errors.PollNotOpen("This poll is a draft.") from None
         raise
     transaction.on_commit(partial(results_changed, poll_id))
     return VoteReceipt(receipt, poll_id, cast_at)
@@ -186,11 +202,7 @@ def _first_answer(voter, key, request_hash) -> VoteReceipt | None:
     if stored is None:
         return None
     if stored.request_hash != request_hash:
-        raise Problem(
-            "idempotency_key_reused",
-            "This Idempotency-Key was used for a different request.",
-            status=422,
-        )
+        raise errors.IdempotencyKeyReused()
     vote = Vote.objects.get(receipt=stored.receipt)
     return VoteReceipt(vote.receipt, vote.poll_id, vote.cast_at)
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from pollsite.problems import payload_too_large
+from pollsite.problems import PayloadTooLarge
 
 MAX_DEPTH = 32
 
@@ -25,10 +25,10 @@ class JSONParser(parsers.JSONParser):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         request = parser_context.get("request")
         if request is not None and _content_length(request) > limit:
-            raise payload_too_large()
+            raise PayloadTooLarge()
         raw = stream.read(limit + 1)  # one byte past the limit tells an oversize body
         if len(raw) > limit:
-            raise payload_too_large()
+            raise PayloadTooLarge()
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
             data = json.loads(raw.decode(encoding), parse_constant=json_strict_constant)

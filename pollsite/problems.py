@@ -1,5 +1,10 @@
 """Every error is an RFC 9457 problem document with a stable `code`; this is the one place
-that turns exceptions (DRF's, Django's and the database's SQLSTATEs) into them."""
+that turns exceptions (ours, DRF's, Django's and the database's) into them.
+
+Generic machinery only: the apps declare their own problems in their errors modules
+(polls/errors.py, identity/errors.py) and tell this module, from their AppConfig, how
+the database's refusals read (register_database_problems). Nothing here imports an app.
+"""
 
 import logging
 from http import HTTPStatus
@@ -24,14 +29,50 @@ class JSONRenderer(renderers.JSONRenderer):
 
 
 class Problem(exceptions.APIException):
-    """A domain error with its contract code, raised by services and selectors."""
+    """An error of the contract: a status, a stable `code` and a message.
 
-    def __init__(self, code, detail, *, status=400, headers=None, errors=None):
-        super().__init__(detail=detail, code=code)
-        self.status_code = status
-        self.code = code
+    Each kind is declared once, as a subclass, in DRF's own idiom (status_code,
+    default_code, default_detail): the generic ones below, the apps' in their errors
+    modules. The same class is raised (by services and selectors) and listed in the
+    OpenAPI schema (problem_responses), so no message is written twice. A raise may
+    still say something more precise than default_detail.
+    """
+
+    status_code = 400
+    default_code = "bad_request"
+    default_detail = "Bad request."
+
+    def __init__(self, detail=None, *, headers=None, errors=None):
+        super().__init__(detail=detail)
+        self.code = self.default_code
         self.headers = headers or {}
         self.errors = errors
+
+
+class ServerError(Problem):
+    status_code = 500
+    default_code = "server_error"
+    default_detail = "Something went wrong on our side."
+
+
+class DatabaseUnavailable(Problem):
+    status_code = 503
+    default_code = "database_unavailable"
+    default_detail = "The database is not answering; try again shortly."
+    retry_after = 5  # seconds a client should wait before retrying
+
+    def __init__(self):
+        super().__init__(headers={"Retry-After": str(self.retry_after)})
+
+
+class PayloadTooLarge(Problem):
+    status_code = 413
+    default_code = "payload_too_large"
+    default_detail = "The request body is larger than the limit (MAX_REQUEST_BODY_BYTES)."
+
+    def __init__(self):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        super().__init__(f"The request body is larger than {limit} bytes.")
 
 
 # Codes for DRF's own exceptions, where the contract wants a name of its own.
@@ -47,29 +88,30 @@ DRF_CODES = {
     exceptions.AuthenticationFailed: "authentication_failed",
     exceptions.Throttled: "throttled",
 }
+# Field errors all share one message; the fields' own messages go in `errors`.
+VALIDATION_DETAIL = "The request has invalid fields."
+
+
+def contract_of(kind) -> tuple[int, str, str]:
+    """(status, code, detail) of a Problem subclass or a DRF exception class."""
+    if issubclass(kind, exceptions.ValidationError):
+        return 400, DRF_CODES[exceptions.ValidationError], VALIDATION_DETAIL
+    code = kind.default_code if issubclass(kind, Problem) else DRF_CODES[kind]
+    return kind.status_code, code, str(kind.default_detail)
 
 
 # --- Database errors -------------------------------------------------------------------
-# The one place where the database's refusals become the API's error codes: custom
-# SQLSTATEs raised by the triggers (polls/models.py, sql/), and named constraints.
-SQLSTATE_PROBLEMS = {
-    "PV001": (400, "invalid_option", "This option does not belong to this poll."),
-    "PV002": (409, "poll_not_open", "This poll is not open for voting."),
-    "PV003": (409, "poll_locked", "This poll has votes or is closed; it cannot change."),
-    "PV004": (409, "vote_immutable", "Votes cannot be changed or deleted."),
-    "PV005": (404, "not_found", "Not found."),
-    "PV006": (404, "not_found", "Not found."),  # a draft is invisible to voters
-}
-CONSTRAINT_PROBLEMS = {
-    "polls_vote_one_per_voter": (
-        409,
-        "already_voted",
-        "This national ID has already voted in this poll.",
-    ),
-}
+# How the database's refusals read in the API: the triggers' own SQLSTATEs and named
+# unique constraints, each mapped to an exception class by the app that owns the schema
+# object (its errors module, registered from its AppConfig.ready).
+_SQLSTATE_PROBLEMS = {}
+_CONSTRAINT_PROBLEMS = {}
 UNIQUE_VIOLATION = "23505"
-# Seconds a client should wait before retrying while the database is unreachable.
-DATABASE_RETRY_AFTER = 5
+
+
+def register_database_problems(*, sqlstates=None, constraints=None):
+    _SQLSTATE_PROBLEMS.update(sqlstates or {})
+    _CONSTRAINT_PROBLEMS.update(constraints or {})
 
 
 def sqlstate_of(exc):
@@ -82,45 +124,25 @@ def constraint_of(exc):
     return getattr(diag, "constraint_name", None)
 
 
-def problem_from_database_error(exc):
-    """The contract's Problem for a known database refusal, else None."""
-    known = SQLSTATE_PROBLEMS.get(sqlstate_of(exc))
-    if known is None and sqlstate_of(exc) == UNIQUE_VIOLATION:
-        known = CONSTRAINT_PROBLEMS.get(constraint_of(exc))
-    if known is None:
-        return None
-    status, code, detail = known
-    return Problem(code, detail, status=status)
-
-
-def database_unavailable():
-    return Problem(
-        "database_unavailable",
-        "The database is not answering; try again shortly.",
-        status=503,
-        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
-    )
-
-
-def payload_too_large():
-    return Problem(
-        "payload_too_large",
-        f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.",
-        status=413,
-    )
+def database_refusal(exc):
+    """The contract's exception for a refusal a registered app declared, else None."""
+    kind = _SQLSTATE_PROBLEMS.get(sqlstate_of(exc))
+    if kind is None and sqlstate_of(exc) == UNIQUE_VIOLATION:
+        kind = _CONSTRAINT_PROBLEMS.get(constraint_of(exc))
+    return kind() if kind is not None else None
 
 
 def _known_problem(exc):
-    """The contract's Problem for an exception that is not our bug, else None."""
+    """The contract's exception for one that is not our bug, else None."""
     if isinstance(exc, RequestDataTooBig):
-        return payload_too_large()
-    known = problem_from_database_error(exc) if isinstance(exc, DatabaseError) else None
+        return PayloadTooLarge()
+    known = database_refusal(exc) if isinstance(exc, DatabaseError) else None
     # InterfaceError is no DatabaseError in Django's hierarchy: test for it explicitly.
     if known is None and isinstance(exc, (OperationalError, InterfaceError)):
         # Connection refused or lost, the server shutting down, a query cancelled by the
         # server: the request may succeed later, so it is a 503 to retry, not our bug.
         logger.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
-        return database_unavailable()
+        return DatabaseUnavailable()
     return known
 
 
@@ -164,8 +186,7 @@ def exception_handler(exc, context):
     exc = _known_problem(exc) or exc
 
     if isinstance(exc, Problem):
-        body = problem(exc.status_code, exc.code, exc.detail, errors=exc.errors)
-        return _response(body, exc.status_code, exc.headers)
+        return _problem_response(exc)
 
     if isinstance(exc, exceptions.APIException):
         headers = {}
@@ -175,9 +196,7 @@ def exception_handler(exc, context):
             headers["Retry-After"] = str(int(exc.wait) + 1)
         code = DRF_CODES.get(type(exc)) or _code_of(exc)
         if isinstance(exc, exceptions.ValidationError):
-            body = problem(
-                400, code, "The request has invalid fields.", errors=_validation_errors(exc.detail)
-            )
+            body = problem(400, code, VALIDATION_DETAIL, errors=_validation_errors(exc.detail))
         else:
             body = problem(exc.status_code, code, exc.detail)
         return _response(body, exc.status_code, headers)
@@ -187,7 +206,7 @@ def exception_handler(exc, context):
     logger.exception(
         "unhandled error on %s %s", getattr(request, "method", "?"), getattr(request, "path", "?")
     )
-    return _response(problem(500, "server_error", "Something went wrong on our side."), 500)
+    return _problem_response(ServerError())
 
 
 def _code_of(exc):
@@ -197,6 +216,11 @@ def _code_of(exc):
 
 def _response(body, status, headers=None):
     return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _problem_response(exc):
+    body = problem(exc.status_code, exc.code, exc.detail, errors=exc.errors)
+    return _response(body, exc.status_code, exc.headers)
 
 
 # --- Django-level handlers, for URLs outside DRF views ---------------------------------
@@ -224,22 +248,22 @@ def problem_response_for(exc):
 
 
 def not_found_view(request, exception=None):
-    return _json_problem(404, "not_found", "Not found.")
+    return problem_response_for(exceptions.NotFound())
 
 
 def server_error_view(request):
-    return _json_problem(500, "server_error", "Something went wrong on our side.")
+    return problem_response_for(ServerError())
 
 
 def bad_request_view(request, exception=None):
     # Django answers a too-large body read outside DRF (request.body, request.POST) here.
     if isinstance(exception, RequestDataTooBig):
         return problem_response_for(exception)
-    return _json_problem(400, "bad_request", "Bad request.")
+    return problem_response_for(Problem())
 
 
 def permission_denied_view(request, exception=None):
-    return _json_problem(403, "permission_denied", "You do not have permission to do this.")
+    return problem_response_for(exceptions.PermissionDenied())
 
 
 # --- OpenAPI -----------------------------------------------------------------------------
@@ -260,16 +284,15 @@ class ProblemSerializer(serializers.Serializer):
     )
 
 
-def problem_responses(*entries):
-    """OpenAPI responses for problem documents, from (status, code, detail) entries.
-
-    Each status gets one response with an example per code, served as
-    application/problem+json.
+def problem_responses(*kinds):
+    """OpenAPI responses for the problems an operation may answer, from their classes
+    (Problem subclasses and DRF exceptions): each status gets one response with an
+    example per code, served as application/problem+json.
     """
     from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
     by_status = {}
-    for status, code, detail in entries:
+    for status, code, detail in map(contract_of, kinds):
         by_status.setdefault(status, []).append(
             OpenApiExample(
                 code,
@@ -287,6 +310,3 @@ def problem_responses(*entries):
         )
         for status, examples in by_status.items()
     }
-
-
-UNAUTHENTICATED = (401, "not_authenticated", "Authentication credentials were not provided.")

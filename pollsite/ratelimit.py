@@ -15,6 +15,18 @@ logger = logging.getLogger(__name__)
 _clients = {}
 
 
+class TooManyAttempts(Problem):
+    status_code = 429
+    default_code = "throttled"
+    default_detail = "Too many attempts; try again later."
+
+
+class RateLimiterUnavailable(Problem):
+    status_code = 503
+    default_code = "rate_limiter_unavailable"
+    default_detail = "Try again shortly."
+
+
 def _client():
     url = settings.REDIS_URL
     if url not in _clients:
@@ -55,19 +67,9 @@ def hit(scope, key, *, limit, window, fail_open):
         )
         if fail_open:
             return
-        raise Problem(
-            "rate_limiter_unavailable",
-            "Try again shortly.",
-            status=503,
-            headers={"Retry-After": "5"},
-        ) from None
+        raise RateLimiterUnavailable(headers={"Retry-After": "5"}) from None
     if count > limit:
-        raise Problem(
-            "throttled",
-            "Too many attempts; try again later.",
-            status=429,
-            headers={"Retry-After": str(max(ttl, 1))},
-        )
+        raise TooManyAttempts(headers={"Retry-After": str(max(ttl, 1))})
 
 
 def refund(scope, key):

@@ -12,7 +12,8 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
-from polls.models import Option, OptionTally, Poll, SQLState, Vote
+from polls.errors import SQLState
+from polls.models import Option, OptionTally, Poll, Vote
 from tests.support.votes import insert_vote, options_of
 
 pytestmark = pytest.mark.django_db
