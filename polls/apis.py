@@ -362,7 +362,7 @@ class ResultsApi(APIView):
         },
     )
     def get(self, request, poll_id):
-        results = selectors.results_for(poll_id, request.user)
+        results = selectors.access_results_by_user(poll_id, request.user)
         if results.etag in request.headers.get("If-None-Match", ""):
             response = HttpResponse(status=304)
         else:
@@ -388,5 +388,5 @@ class TimelineApi(APIView):
         responses={200: TimelineSerializer, **problem_responses(NotFound, errors.ResultsHidden)},
     )
     def get(self, request, poll_id):
-        poll = selectors.access_results_by_user(poll_id, request.user)
-        return Response(TimelineSerializer(selectors.poll_timeline(poll)).data)
+        selectors.access_results_by_user(poll_id, request.user)
+        return Response(TimelineSerializer(selectors.results_timeline(poll_id)).data)

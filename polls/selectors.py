@@ -123,7 +123,7 @@ class RenderedResults:
     and cached as they are, so a read is one cache round trip and no serialization. The
     other fields are what the access rules need, so a read needs no database either."""
 
-    body: bytes  # the documented shape (apis.ResultsSerializer), compact JSON
+    body: bytes  # the documented shape (serializers.ResultsSerializer), compact JSON
     etag: str
     published_at: datetime | None
     results_visibility: str
@@ -131,33 +131,20 @@ class RenderedResults:
     status_until: datetime | None  # when the status changes by the clock (opens, closes)
 
 
-def results_for(poll_id, user) -> RenderedResults:
-    """The poll's results, if `user` may see them: 404 for an unknown poll (or a draft,
-    for non-staff), 403 results_hidden for an after_close poll that is not closed yet."""
-    results = poll_results(poll_id)
+def access_results_by_user(poll_id, user) -> RenderedResults:
+    """The only way to a poll's results for a user (the results document, its stream and
+    its timeline all come through here): 404 for an unknown poll (or a draft, for
+    non-staff), 403 results_hidden for an after_close poll that is not closed yet, for
+    non-staff. Checked on the cached results, so it costs no database query."""
+    results = rendered_results(poll_id)
     _refuse_unless_visible(results, user)
-    _refuse_hidden_results(results.results_visibility, results.status, user)
+    hidden = results.results_visibility == ResultsVisibility.AFTER_CLOSE
+    if hidden and results.status != "closed" and not user.is_staff:
+        raise errors.ResultsHidden()
     return results
 
 
-def access_results_by_user(poll_id, user) -> Poll:
-    """The poll whose results `user` may see (the rules of results_for), for reads that
-    need the poll itself, such as the timeline."""
-    poll = access_poll_by_user(poll_id, user)
-    _refuse_hidden_results(poll.results_visibility, poll_status(poll), user)
-    return poll
-
-
-def _refuse_hidden_results(results_visibility, status, user):
-    """403 results_hidden: after_close polls hide their results from non-staff until
-    they close."""
-    if user.is_staff:
-        return
-    if results_visibility == ResultsVisibility.AFTER_CLOSE and status != "closed":
-        raise errors.ResultsHidden()
-
-
-def poll_results(poll_id) -> RenderedResults | None:
+def rendered_results(poll_id) -> RenderedResults | None:
     """The poll's current results with no access check (the stream checked at connect),
     or None for an unknown poll."""
     read = _results_reader(poll_id)
@@ -277,14 +264,15 @@ def _status_until(poll, now) -> datetime | None:
     return None
 
 
-def poll_timeline(poll) -> dict:
-    """The vote_timeline_mv snapshot for a poll, and when it was taken."""
+def results_timeline(poll_id) -> dict:
+    """The vote_timeline_mv snapshot for a poll, and when it was taken (no access check:
+    access_results_by_user first)."""
     buckets = list(
-        VoteTimelineSnapshot.objects.filter(poll_id=poll.pk)
+        VoteTimelineSnapshot.objects.filter(poll_id=poll_id)
         .order_by("minute", "option_id")
         .values("minute", "option_id", "votes")
         .cache()
     )
     snapshot = ResultsSnapshot.objects.filter(name=VoteTimelineSnapshot._meta.db_table)
     refreshed_at = snapshot.cache().values_list("refreshed_at", flat=True).first()
-    return {"poll_id": poll.pk, "refreshed_at": refreshed_at, "buckets": buckets}
+    return {"poll_id": poll_id, "refreshed_at": refreshed_at, "buckets": buckets}

@@ -14,9 +14,10 @@ from django.db.models import Max
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from polls import errors, stream
+from polls import errors
 from polls.errors import SQLState
 from polls.models import IdempotencyKey, Option, Poll, ResultsVisibility, Vote
+from polls.notifier import notifier
 from polls.selectors import forget_results, poll_status
 from pollsite.problems import constraint_of, sqlstate_of
 
@@ -211,4 +212,4 @@ def results_changed(poll_id):
     """After a vote on `poll_id` commits, before its 201 is sent: drop the cached tally
     (written by a trigger, so cacheops cannot see it change) and wake the streams."""
     forget_results(poll_id)
-    stream.notifier.poll_changed(poll_id)
+    notifier.poll_changed(poll_id)

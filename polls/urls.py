@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from polls import apis, audit_apis, stream
+from polls import apis, audit_apis, stream_apis
 
 
 class ReceiptConverter:
@@ -37,7 +37,9 @@ urlpatterns = [
     path("polls/<poll_id:poll_id>/votes", apis.VoteCastApi.as_view(), name="vote-cast"),
     path("polls/<poll_id:poll_id>/votes/me", apis.MyVoteApi.as_view(), name="vote-mine"),
     path("polls/<poll_id:poll_id>/results", apis.ResultsApi.as_view(), name="poll-results"),
-    path("polls/<poll_id:poll_id>/results/stream", stream.results_stream, name="results-stream"),
+    path(
+        "polls/<poll_id:poll_id>/results/stream", stream_apis.results_stream, name="results-stream"
+    ),
     path(
         "polls/<poll_id:poll_id>/results/timeline",
         apis.TimelineApi.as_view(),

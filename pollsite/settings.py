@@ -389,8 +389,8 @@ CACHEOPS = {
 }
 # The materialized views are created by migrations_extra 0002, not after every migrate.
 MATERIALIZED_VIEWS_DISABLE_SYNC_ON_MIGRATE = True
-# Results stream (polls/stream.py): at most one event per poll per interval; a comment
-# line keeps idle connections open.
+# Results stream (polls/stream_apis.py, polls/stream_hub.py): at most one event per poll
+# per interval; a comment line keeps idle connections open.
 RESULTS_STREAM_MIN_INTERVAL = envfloat("RESULTS_STREAM_MIN_INTERVAL", 0.2)
 RESULTS_STREAM_HEARTBEAT = envfloat("RESULTS_STREAM_HEARTBEAT", 15.0)
 # Votes written outside the API (psql, imports) reach cached results and streams within

@@ -149,5 +149,5 @@ def test_it_loses_no_acknowledged_vote_to_a_sigkill_of_postgres(scratch, figure)
     assert len(rows) == len(set(rows)) == len(receipts) == VOTERS
     assert duplicates == 0 and drift == 0
     assert not [s for s in statuses if isinstance(s, int) and s >= 500 and s != 503]
-    # (polls.stream's notifier logs its failures during the outage; requests must not.)
+    # (polls.notifier logs its failures during the outage; requests must not.)
     assert "status=500" not in log, unhandled_errors(scratch / "app.log")

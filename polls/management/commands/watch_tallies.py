@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, close_old_connections, connection
 
-from polls import stream
+from polls.notifier import notify
 from polls.selectors import forget_results
 
 # The counters summed per poll. It reads polls x options x 64 rows at most, never the votes: a
@@ -65,6 +65,6 @@ class Command(BaseCommand):
         for poll_id in poll_ids:
             forget_results(poll_id)
         try:
-            stream.notify(poll_ids)
+            notify(poll_ids)
         except DatabaseError as exc:
             self.stderr.write(f"could not wake the streams: {exc}")

@@ -1,0 +1,129 @@
+"""Live results for the stream processes: one LISTEN connection per process, and per
+poll one read of the results per change, shared by all of that poll's subscribers.
+
+Subscribers hold no database connection. The Hub hears polls/notifier.py's NOTIFYs,
+coalesces them per poll (RESULTS_STREAM_MIN_INTERVAL) and puts the same SSE frame in
+every subscriber's queue. Access is not checked here: polls/stream_apis.py checks it
+once, when a subscriber connects.
+"""
+
+import asyncio
+import logging
+import select
+import threading
+import time
+from collections import defaultdict
+
+import psycopg2
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections
+
+from polls.notifier import CHANNEL
+from polls.selectors import rendered_results
+
+logger = logging.getLogger(__name__)
+
+
+class Hub:
+    """Per process: subscribers per poll, fed from one LISTEN connection."""
+
+    def __init__(self):
+        self._subscribers = defaultdict(set)
+        self._pending = {}
+        self._last_sent = {}
+        self._loop = None
+        self._listener = None
+
+    def subscribe(self, poll_id) -> asyncio.Queue:
+        self._loop = asyncio.get_running_loop()
+        if self._listener is None:
+            self._listener = threading.Thread(
+                target=self._listen, name="results-listener", daemon=True
+            )
+            self._listener.start()
+        queue = asyncio.Queue(maxsize=1)
+        self._subscribers[poll_id].add(queue)
+        return queue
+
+    def unsubscribe(self, poll_id, queue):
+        self._subscribers[poll_id].discard(queue)
+        if not self._subscribers[poll_id]:
+            del self._subscribers[poll_id]
+
+    # -- in the event loop --
+
+    def changed(self, poll_id):
+        """Coalesce: at most one broadcast per poll per RESULTS_STREAM_MIN_INTERVAL, and
+        the trailing one always comes, so the last vote is never left out."""
+        if poll_id not in self._subscribers or poll_id in self._pending:
+            return
+        due = self._last_sent.get(poll_id, 0) + settings.RESULTS_STREAM_MIN_INTERVAL
+        delay = max(0.0, due - self._loop.time())
+        self._pending[poll_id] = self._loop.call_later(
+            delay, lambda: asyncio.ensure_future(self._broadcast(poll_id))
+        )
+
+    async def _broadcast(self, poll_id):
+        del self._pending[poll_id]
+        self._last_sent[poll_id] = self._loop.time()
+        try:
+            event = await sync_to_async(results_event, thread_sensitive=False)(poll_id)
+        except Exception:
+            logger.exception("could not read results for poll %s", poll_id)
+            return
+        if event is None:
+            return
+        for queue in list(self._subscribers.get(poll_id, ())):
+            if queue.full():  # a slow reader only ever needs the latest results
+                queue.get_nowait()
+            queue.put_nowait(event)
+
+    # -- in the listener thread --
+
+    def _listen(self):
+        while True:
+            try:
+                self._listen_once()
+            except Exception:
+                logger.exception("results listener lost its connection; reconnecting")
+            time.sleep(1)
+            # Changes may have been missed while disconnected: refresh everyone.
+            for poll_id in list(self._subscribers):
+                self._loop.call_soon_threadsafe(self.changed, poll_id)
+
+    def _listen_once(self):
+        conn = psycopg2.connect(settings.DATABASE_URL)
+        conn.autocommit = True
+        try:
+            conn.cursor().execute(f"LISTEN {CHANNEL}")
+            while True:
+                if select.select([conn], [], [], 30) == ([], [], []):
+                    continue
+                conn.poll()
+                while conn.notifies:
+                    poll_id = int(conn.notifies.pop(0).payload)
+                    self._loop.call_soon_threadsafe(self.changed, poll_id)
+        finally:
+            conn.close()
+
+
+hub = Hub()
+
+
+def results_event(poll_id) -> str | None:
+    """The SSE frame for a poll's current results. Access was checked when each
+    subscriber connected; this frame is shared by all of them."""
+    # Runs in an executor thread, outside any request: drop a connection that a
+    # restarted database left unusable, and do not keep one open afterwards.
+    close_old_connections()
+    try:
+        results = rendered_results(poll_id)
+        return sse("results", results.body.decode()) if results else None
+    finally:
+        close_old_connections()
+
+
+def sse(event, data) -> str:
+    """One SSE frame; `data` is JSON already, on one line."""
+    return f"event: {event}\ndata: {data}\n\n"
