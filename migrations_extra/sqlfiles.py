@@ -1,8 +1,24 @@
-"""Apply a file from sql/ in a migration, with the reverse SQL its header declares.
+"""The files in sql/: one per trigger, function, view or index, each read from here.
 
-Each file in sql/ is idempotent (CREATE OR REPLACE, DROP ... IF EXISTS) and says how to
-undo itself on a `-- reverse:` line. Migrations read the file when they run: after you
-change a file, add a migration that applies it again, so existing databases get it.
+Every file starts with the same header (tests/pollsite/test_sql_files.py checks it):
+
+    -- <name>: what it is.
+    --
+    -- Guarantees: what the database promises, whoever writes.
+    -- Read by: who relies on it (code, DBAs).
+    -- Installed by: the one mechanism that puts it in the database.
+    --
+    -- reverse: the SQL that undoes it, or who does.
+
+Three mechanisms install them, each reading the file from here:
+- migrations_extra's migrations: `apply(name)` runs a whole file (idempotent: CREATE OR
+  REPLACE, IF NOT EXISTS) with its `-- reverse:` SQL. After you change one, add a
+  migration that applies it again, so existing databases get it.
+- django-pgtrigger (polls/models.py, Meta.triggers): `body(name)` is a trigger
+  function's body; pgtrigger writes the CREATE FUNCTION and CREATE TRIGGER around it,
+  and makemigrations notices a change.
+- django-pgviews-redux (polls/models.py, the snapshot models): `body(name)` is a
+  materialized view's query; migrations_extra 0002 has pgviews create it.
 """
 
 from pathlib import Path
@@ -14,6 +30,14 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 def read(name):
     return (SQL_DIR / name).read_text()
+
+
+def body(name):
+    """The file without its header: the SQL that goes into the database as it is."""
+    lines = read(name).splitlines(keepends=True)
+    while lines and (lines[0].startswith("--") or not lines[0].strip()):
+        lines.pop(0)
+    return "".join(lines)
 
 
 def reverse_of(name):

@@ -4,16 +4,15 @@ PostgreSQL guarantees the rules here, not Python:
 - one vote per voter key per poll: UNIQUE (poll_id, voter_key) on polls_vote;
 - a vote names an option of its poll, and the poll is open by the database's clock:
   BEFORE INSERT trigger polls_vote_check (sql/polls_vote_check.sql);
-- votes are append-only, options freeze once a poll has votes or is closed, and a poll
-  with votes cannot be deleted: the pgtrigger triggers declared below;
+- votes are append-only, options freeze once a poll has votes or is closed, a poll with
+  votes cannot be deleted, and counters change only through votes: the pgtrigger
+  triggers declared below, each with its body in sql/<trigger name>.sql;
 - the counters always equal the ballots: AFTER INSERT trigger polls_vote_count
   (sql/polls_vote_count.sql) keeps polls_optiontally, in the vote's own transaction.
 
 Custom errors carry their own SQLSTATE (class "PV"); polls/errors.py maps them to the
 contract's codes.
 """
-
-from pathlib import Path
 
 import pgtrigger
 from django.conf import settings
@@ -22,18 +21,7 @@ from django.db.models.functions import Length, Now
 from django.db.models.lookups import LessThanOrEqual
 from django_pgviews import view as pgviews
 
-from polls.errors import SQLState
-
-# Staff changes that race a vote: these triggers take SHARE ROW EXCLUSIVE on polls_vote
-# first. That waits for in-flight vote inserts to commit and holds new ones back until
-# the change commits, so "has votes" is true at commit time, not just at check time. It
-# is taken only on staff writes, which are rare; votes never take it.
-LOCK_VOTES = "LOCK TABLE polls_vote IN SHARE ROW EXCLUSIVE MODE;"
-
-
-def _raise(message, sqlstate):
-    return f"RAISE EXCEPTION '{message}' USING ERRCODE = '{sqlstate}';"
-
+from migrations_extra import sqlfiles
 
 # Free text is bounded: a poll is served in every page of the list, so a megabyte of
 # description would cost every reader. The API refuses longer text with 400
@@ -90,24 +78,7 @@ class Poll(models.Model):
                 name="poll_locked_once_voted",
                 when=pgtrigger.Before,
                 operation=pgtrigger.Delete | pgtrigger.Update,
-                # An early close (closed_at) and nothing else may change once votes exist.
-                func=LOCK_VOTES  # noqa: S608 - constant SQL
-                + """
-                    IF EXISTS (SELECT 1 FROM polls_vote WHERE poll_id = OLD.id) AND (
-                        TG_OP = 'DELETE'
-                        OR (NEW.title, NEW.description, NEW.opens_at, NEW.closes_at,
-                            NEW.published_at, NEW.results_visibility)
-                           IS DISTINCT FROM
-                           (OLD.title, OLD.description, OLD.opens_at, OLD.closes_at,
-                            OLD.published_at, OLD.results_visibility)
-                    ) THEN
-                        """
-                + _raise("this poll has votes", SQLState.POLL_LOCKED)
-                + """
-                    END IF;
-                    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-                    RETURN NEW;
-                """,
+                func=sqlfiles.body("poll_locked_once_voted.sql"),
             ),
         ]
 
@@ -139,22 +110,7 @@ class Option(models.Model):
                 name="option_frozen_once_voted_or_closed",
                 when=pgtrigger.Before,
                 operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
-                # Deleting is refused only with votes: a closed poll without any may go.
-                func=LOCK_VOTES  # noqa: S608 - constant SQL
-                + """
-                    IF EXISTS (SELECT 1 FROM polls_vote
-                               WHERE poll_id = COALESCE(NEW.poll_id, OLD.poll_id))
-                       OR (TG_OP <> 'DELETE' AND EXISTS (
-                              SELECT 1 FROM polls_poll
-                              WHERE id = NEW.poll_id
-                                AND (closed_at IS NOT NULL OR closes_at <= now()))) THEN
-                        """
-                + _raise("the options of this poll are frozen", SQLState.POLL_LOCKED)
-                + """
-                    END IF;
-                    IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-                    RETURN NEW;
-                """,
+                func=sqlfiles.body("option_frozen_once_voted_or_closed.sql"),
             ),
         ]
 
@@ -194,7 +150,7 @@ class Vote(models.Model):
                 name="vote_append_only",
                 when=pgtrigger.Before,
                 operation=pgtrigger.Update | pgtrigger.Delete,
-                func=_raise("votes are append-only", SQLState.VOTE_IMMUTABLE),
+                func=sqlfiles.body("vote_append_only.sql"),
             ),
         ]
 
@@ -226,12 +182,9 @@ class OptionTally(models.Model):
                 name="tally_written_by_votes_only",
                 when=pgtrigger.Before,
                 operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
-                # WHEN sees the depth of the statement that fires it: 0 for a statement
-                # aimed straight at this table, 1 for polls_vote_count's upsert, where the
-                # condition is false and no function is called at all, so the vote path
-                # pays nothing for the guard.
+                # False inside polls_vote_count's upsert: the vote path never runs the body.
                 condition=pgtrigger.Condition("pg_trigger_depth() < 1"),
-                func=_raise("counters change only through votes", SQLState.VOTE_IMMUTABLE),
+                func=sqlfiles.body("tally_written_by_votes_only.sql"),
             ),
         ]
 
@@ -257,9 +210,6 @@ class IdempotencyKey(models.Model):
 
 # --- Snapshots for reports (materialized views, refreshed by `manage.py refresh_results`) ---
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-
-
 class ResultsSnapshot(models.Model):
     """When each materialized view was last refreshed (the timeline's `refreshed_at`)."""
 
@@ -271,7 +221,7 @@ class ResultsSnapshot(models.Model):
 
 
 class PollResultsSnapshot(pgviews.ReadOnlyMaterializedView):
-    sql = (SQL_DIR / "poll_results_mv.sql").read_text()
+    sql = sqlfiles.body("poll_results_mv.sql")
     concurrent_index = "poll_id, option_id"
 
     pk = models.CompositePrimaryKey("poll_id", "option_id")
@@ -291,7 +241,7 @@ class PollResultsSnapshot(pgviews.ReadOnlyMaterializedView):
 
 
 class VoteTimelineSnapshot(pgviews.ReadOnlyMaterializedView):
-    sql = (SQL_DIR / "vote_timeline_mv.sql").read_text()
+    sql = sqlfiles.body("vote_timeline_mv.sql")
     concurrent_index = "poll_id, option_id, minute"
 
     pk = models.CompositePrimaryKey("poll_id", "option_id", "minute")

@@ -90,9 +90,10 @@ if PRODUCTION and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    # pollsite first: its makemigrations/migrate commands (one autodetector for both
-    # pgtrigger and pgviews) must win over the ones django_pgviews ships.
-    "pollsite",
+    # First: its makemigrations/migrate commands (one autodetector for both pgtrigger and
+    # pgviews, migrations_extra/autodetector.py) must win over the ones django_pgviews
+    # ships. It also applies sql/ (migrations_extra/sqlfiles.py).
+    "migrations_extra",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -109,7 +110,6 @@ INSTALLED_APPS = [
     "cacheops",
     "identity",
     "polls",
-    "migrations_extra",
 ]
 
 MIDDLEWARE = [

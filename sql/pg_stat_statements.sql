@@ -6,6 +6,7 @@
 -- NOTICE and nothing more: a real server without the library, or an app user that is not
 -- allowed to create extensions, must not fail the migrations.
 -- Read by: polls_costly_statements() (sql/polls_costly_statements.sql), DBAs (docs/dba.md).
+-- Installed by: migrations_extra 0004 (sqlfiles.apply).
 --
 -- reverse: SELECT 1; -- the extension stays: other tools and DBAs may rely on it
 

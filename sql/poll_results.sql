@@ -5,6 +5,7 @@
 -- it never counts polls_vote.
 -- Read by: DBAs and reports, e.g.
 --   SELECT label, votes FROM poll_results WHERE poll_id = 1 ORDER BY position;
+-- Installed by: migrations_extra 0001 (sqlfiles.apply).
 --
 -- reverse: DROP VIEW IF EXISTS poll_results;
 

@@ -7,7 +7,12 @@
 -- Refreshed by: `manage.py refresh_results` (started by `make run`, every 5 s).
 -- Read by: DBAs and reports, e.g.
 --   SELECT label, votes, share, rank FROM poll_results_mv WHERE poll_id = 1 ORDER BY rank;
--- Created and kept in sync by django-pgviews-redux (polls.models.PollResultsSnapshot).
+-- Installed by: django-pgviews-redux, from polls.models.PollResultsSnapshot, whose `sql`
+-- is this file's query; migrations_extra 0002 has pgviews create it (run that again in a
+-- new migration after changing this file).
+--
+-- reverse: DROP MATERIALIZED VIEW IF EXISTS poll_results_mv; -- run by migrations_extra 0002
+
 SELECT r.poll_id,
        r.option_id,
        r.label,

@@ -14,6 +14,7 @@
 -- Read by: DBAs, who log in as a member (docs/dba.md):
 --   CREATE ROLE alice LOGIN PASSWORD '...' IN ROLE polls_reader;
 -- A materialized view recreated by pgviews loses its grants: apply this file again after.
+-- Installed by: migrations_extra 0004 (sqlfiles.apply).
 --
 -- reverse: DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'polls_reader') THEN EXECUTE format('REVOKE ALL ON DATABASE %I FROM polls_reader', current_database()); REVOKE ALL ON ALL TABLES IN SCHEMA public FROM polls_reader; REVOKE USAGE ON SCHEMA public FROM polls_reader; END IF; END $$;
 

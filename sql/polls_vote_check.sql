@@ -1,13 +1,13 @@
 -- polls_vote_check: BEFORE INSERT trigger on polls_vote.
 --
--- Guarantees, for every vote that lands, whoever inserts it (the API, a script, psql):
+-- Guarantees: for every vote that lands, whoever inserts it (the API, a script, psql):
 --   * its poll exists and is published (SQLSTATE PV005 unknown poll, PV006 draft);
 --   * its option belongs to that poll (PV001 invalid_option);
 --   * the poll is open by the database's clock: not closed early, and
 --     opens_at <= now() < closes_at, now() being the vote transaction's time (PV002
 --     poll_not_open);
 --   * cast_at is that same now(); a client cannot backdate a vote.
--- Read by: pollsite/problems.py, which maps the SQLSTATEs to the API's error codes.
+-- Read by: polls/errors.py, which maps the SQLSTATEs to the API's error codes.
 --
 -- It is plain plpgsql rather than a pgtrigger trigger because it runs on every vote:
 -- pgtrigger's wrapper calls _pgtrigger_should_ignore(), whose EXCEPTION block opens a
@@ -15,6 +15,7 @@
 -- KEY SHARE lock per vote on the same poll row is what throttles a busy poll); the
 -- triggers on polls_poll and polls_option take a table lock on polls_vote before any
 -- change that could invalidate this check.
+-- Installed by: migrations_extra 0001 (sqlfiles.apply).
 --
 -- reverse: DROP TRIGGER IF EXISTS polls_vote_check ON polls_vote; DROP FUNCTION IF EXISTS polls_vote_check();
 

@@ -3,7 +3,7 @@
 -- Guarantees: every vote adds exactly 1 to one counter row of its option in
 -- polls_optiontally, inside the vote's own transaction, so the counters always equal
 -- the ballots (tally_audit checks it). A rolled-back vote counts nothing.
--- Read by: the results API (polls.selectors.poll_results), the poll_results view.
+-- Read by: the results API (polls.selectors.rendered_results), the poll_results view.
 --
 -- Sharding: a single counter row per option would serialize every vote for a popular
 -- option on that row's lock, held until the vote's commit (fsync included). The shard is
@@ -15,6 +15,7 @@
 -- Counters are only ever summed, so which row a vote lands on does not matter to
 -- results or to tally_audit; results sum at most options x 64 rows per poll.
 -- Plain plpgsql, not pgtrigger, for the reason given in polls_vote_check.sql.
+-- Installed by: migrations_extra 0001 (sqlfiles.apply), again by 0005 after a change.
 --
 -- reverse: DROP TRIGGER IF EXISTS polls_vote_count ON polls_vote; DROP FUNCTION IF EXISTS polls_vote_count();
 

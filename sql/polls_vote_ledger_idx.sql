@@ -11,6 +11,7 @@
 -- GET /api/v1/receipts/{receipt}. Built without CONCURRENTLY because migrations run in a
 -- transaction: on a large live table, create it by hand with CONCURRENTLY first (the
 -- IF NOT EXISTS then makes this a no-op).
+-- Installed by: migrations_extra 0003 (sqlfiles.apply).
 --
 -- reverse: DROP INDEX IF EXISTS polls_vote_ledger_idx;
 

@@ -8,6 +8,7 @@
 -- It scans every vote, so it is for audits, not for the API.
 -- Read by: `manage.py audit_tally` (exits non-zero on any drift), DBAs:
 --   SELECT * FROM tally_audit WHERE drift <> 0;
+-- Installed by: migrations_extra 0001 (sqlfiles.apply).
 --
 -- reverse: DROP VIEW IF EXISTS tally_audit;
 

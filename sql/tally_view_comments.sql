@@ -7,6 +7,7 @@
 -- Read by: DBAs, in psql (`\d+ poll_results`, `\dv+`, `\dm+`); docs/dba.md says the same
 -- at more length. A view recreated (a changed sql/*.sql, pgviews' sync) loses its
 -- comments: apply this file again in the same migration.
+-- Installed by: migrations_extra 0004 (sqlfiles.apply).
 --
 -- reverse: COMMENT ON VIEW poll_results IS NULL; COMMENT ON VIEW tally_audit IS NULL; COMMENT ON MATERIALIZED VIEW poll_results_mv IS NULL; COMMENT ON MATERIALIZED VIEW vote_timeline_mv IS NULL; COMMENT ON TABLE polls_resultssnapshot IS NULL;
 

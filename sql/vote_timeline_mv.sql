@@ -5,8 +5,14 @@
 -- the count of those votes. Unique on (poll_id, option_id, minute), so it refreshes
 -- CONCURRENTLY. It counts polls_vote, so a refresh costs a scan of the votes: that is why
 -- it is a snapshot and not a live view.
--- Refreshed by: `manage.py refresh_results`. Read by: GET /api/v1/polls/{id}/results/timeline.
--- Created and kept in sync by django-pgviews-redux (polls.models.VoteTimelineSnapshot).
+-- Refreshed by: `manage.py refresh_results`.
+-- Read by: GET /api/v1/polls/{id}/results/timeline (polls.selectors.results_timeline).
+-- Installed by: django-pgviews-redux, from polls.models.VoteTimelineSnapshot, whose `sql`
+-- is this file's query; migrations_extra 0002 has pgviews create it (run that again in a
+-- new migration after changing this file).
+--
+-- reverse: DROP MATERIALIZED VIEW IF EXISTS vote_timeline_mv; -- run by migrations_extra 0002
+
 SELECT poll_id,
        option_id,
        date_trunc('minute', cast_at) AS minute,

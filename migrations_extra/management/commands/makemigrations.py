@@ -1,6 +1,6 @@
 from django.core.management.commands import makemigrations
 
-from pollsite.autodetector import PollsAutodetector
+from migrations_extra.autodetector import PollsAutodetector
 
 
 class Command(makemigrations.Command):
