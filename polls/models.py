@@ -210,6 +210,7 @@ class IdempotencyKey(models.Model):
 
 # --- Snapshots for reports (materialized views, refreshed by `manage.py refresh_results`) ---
 
+
 class ResultsSnapshot(models.Model):
     """When each materialized view was last refreshed (the timeline's `refreshed_at`)."""
 

@@ -81,9 +81,12 @@ def poll_delete(*, poll) -> None:
 
 def option_add(*, poll, label, description="") -> Option:
     _refuse_if_closed(poll)
-    position = (poll.options.aggregate(last=Max("position"))["last"] or 0) + 1
     try:
         with transaction.atomic():
+            # Adds to one poll take turns on its row, so each reads the last position
+            # after the one before it committed (else two get the same position).
+            Poll.objects.select_for_update().filter(pk=poll.pk).values_list("pk").first()
+            position = (poll.options.aggregate(last=Max("position"))["last"] or 0) + 1
             return Option.objects.create(
                 poll=poll, label=label, description=description, position=position
             )

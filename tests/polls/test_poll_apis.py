@@ -1,9 +1,12 @@
 """Polls and options over the HTTP API: staff writes, visibility, locking."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.utils import timezone
+from knox.models import AuthToken
 
 from polls.models import Poll
 from tests.support.votes import options_of
@@ -229,3 +232,24 @@ def test_it_refuses_an_option_id_that_is_not_a_json_integer(make_poll, make_vote
         response = alice.post(f"/api/v1/polls/{poll.pk}/votes", {"option_id": bad}, format="json")
         assert response.status_code == 400, bad
         assert response.json()["code"] == "validation_error"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_options_added_at_once_each_get_their_own_position(web_server, staff, make_poll):
+    """Real concurrency through the production web tier: 8 staff requests at once."""
+    poll = make_poll()
+    _, token = AuthToken.objects.create(staff)
+
+    def add(n):
+        return httpx.post(
+            f"{web_server.url}/api/v1/polls/{poll.pk}/options",
+            json={"label": f"Candidate {n}"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(add, range(8)))
+    assert [r.status_code for r in responses] == [201] * 8, [r.text for r in responses]
+    positions = list(poll.options.values_list("position", flat=True))
+    assert len(positions) == len(set(positions)) == 10
