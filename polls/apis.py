@@ -32,6 +32,8 @@ from pollsite.pagination import PageNumberPagination
 from pollsite.problems import problem_responses
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+# What every staff operation on one poll may answer, before its own problems.
+STAFF_ON_A_POLL = (NotAuthenticated, PermissionDenied, NotFound)
 
 
 def poll_response(poll, status=200, *, user=None):
@@ -159,9 +161,7 @@ class PollDetailApi(APIView):
         description="Refused with 409 poll_locked once the poll has votes or is closed.",
         responses={
             200: PollSerializer,
-            **problem_responses(
-                ValidationError, NotAuthenticated, PermissionDenied, NotFound, errors.PollLocked
-            ),
+            **problem_responses(ValidationError, *STAFF_ON_A_POLL, errors.PollLocked),
         },
     )
     def patch(self, request, poll_id):
@@ -175,7 +175,7 @@ class PollDetailApi(APIView):
         summary="Delete a poll (staff)",
         responses={
             204: None,
-            **problem_responses(NotAuthenticated, PermissionDenied, NotFound, errors.PollLocked),
+            **problem_responses(*STAFF_ON_A_POLL, errors.PollLocked),
         },
     )
     def delete(self, request, poll_id):
@@ -192,9 +192,7 @@ class OptionCreateApi(APIView):
         request=OptionInputSerializer,
         responses={
             201: OptionSerializer,
-            **problem_responses(
-                ValidationError, NotAuthenticated, PermissionDenied, NotFound, errors.PollLocked
-            ),
+            **problem_responses(ValidationError, *STAFF_ON_A_POLL, errors.PollLocked),
         },
     )
     def post(self, request, poll_id):
@@ -214,12 +212,7 @@ class PollPublishApi(APIView):
         request=None,
         responses={
             200: PollSerializer,
-            **problem_responses(
-                NotAuthenticated,
-                PermissionDenied,
-                NotFound,
-                errors.PollAlreadyPublished,
-            ),
+            **problem_responses(*STAFF_ON_A_POLL, errors.PollAlreadyPublished),
         },
     )
     def post(self, request, poll_id):
@@ -237,11 +230,7 @@ class PollCloseApi(APIView):
         responses={
             200: PollSerializer,
             **problem_responses(
-                NotAuthenticated,
-                PermissionDenied,
-                NotFound,
-                errors.PollAlreadyClosed,
-                errors.PollNotPublished,
+                *STAFF_ON_A_POLL, errors.PollAlreadyClosed, errors.PollNotPublished
             ),
         },
     )
