@@ -12,11 +12,12 @@ per request) is the comparison row.
 """
 
 import sys
+from dataclasses import replace
 
 from bench import http_load
 from bench.http_figures import NOOP_GET
 from bench.stats import mean
-from devstack.web import WebSizing, api_server_args
+from devstack.web import WebSizing, api_server_args, stream_server_args
 
 SIZING = WebSizing()  # as `make run` and the Dockerfile: 2 workers
 OLD_ASGI = "uvicorn, Django ASGI (before)"
@@ -27,20 +28,12 @@ LOG_IN_APP = "nginx -> granian, request log by the app"
 
 
 def old_asgi_args(port):
-    """The configuration this replaced: uvicorn workers on pollsite.asgi."""
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "pollsite.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(SIZING.api_workers),
-        "--no-access-log",
-    ]
+    """The configuration this replaced: every API request on uvicorn and pollsite.asgi.
+
+    The stream server's own arguments (devstack/web.py), given the API's worker count, so
+    the two never disagree on how uvicorn is started.
+    """
+    return stream_server_args(port, replace(SIZING, stream_workers=SIZING.api_workers))
 
 
 def gunicorn_args(port):
