@@ -253,6 +253,9 @@ class Bench:
         ]
         for p in preloads:
             self.say(f"  {p}")
+        # The bulk load leaves ~500 MB of WAL behind it, and the checkpoint it triggers
+        # spreads its writes over a minute: every read round ran under it. Write it now.
+        self.stack.sql("CHECKPOINT")
         self.phase("3. results reads under voting, against the no-op GET")
         old_base = self.server_bases[servers.OLD_ASGI]
         reads = [
@@ -277,16 +280,16 @@ class Bench:
         self.out["http_results"] = {
             "preloads": preloads,
             "runs": runs,
-            "results_rate": small_reads["ok_rate"],
-            "noop_rate": noop["ok_rate"],
-            "rate_ratio": ratio(small_reads["ok_rate"], noop["ok_rate"]),
+            "results_rate": small_reads["rate"],
+            "noop_rate": noop["rate"],
+            "rate_ratio": ratio(small_reads["rate"], noop["rate"]),
             "results_p99_ms": small_reads["p99_ms"],
             "noop_p99_ms": noop["p99_ms"],
             "p99_1k_ms": small_reads["p99_ms"],
             "p99_1m_ms": big_reads["p99_ms"],
             "p99_ratio": ratio(big_reads["p99_ms"], small_reads["p99_ms"]),
-            "old_results_rate": old_reads["ok_rate"],
-            "vs_old_ratio": ratio(small_reads["ok_rate"], old_reads["ok_rate"]),
+            "old_results_rate": old_reads["rate"],
+            "vs_old_ratio": ratio(small_reads["rate"], old_reads["rate"]),
         }
 
     def freshness(self):

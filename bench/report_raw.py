@@ -119,9 +119,7 @@ def _votes(votes):
 def _results(res):
     out = ["## 3. HTTP results under voting", ""]
     out += [f"Preloads: {res['preloads']}", ""]
-    loads = []
-    for run in res["runs"].values():
-        loads += [run["reads"], run["background"]]
+    loads = [load for figure in res["runs"].values() for load in figure["runs"]]
     out += _table(LOAD_HEADER, _load_rows(loads))
     return out
 
