@@ -253,9 +253,6 @@ class Bench:
         ]
         for p in preloads:
             self.say(f"  {p}")
-        # The bulk load leaves ~500 MB of WAL behind it, and the checkpoint it triggers
-        # spreads its writes over a minute: every read round ran under it. Write it now.
-        self.stack.sql("CHECKPOINT")
         self.phase("3. results reads under voting, against the no-op GET")
         old_base = self.server_bases[servers.OLD_ASGI]
         reads = [

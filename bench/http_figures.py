@@ -107,44 +107,50 @@ def results(stack, base, tokens, reads, *, cfg, say):
     1.31 with the read's code unchanged). Each round votes with its own share of the
     voters: a (poll, voter) pair is never sent twice.
     """
-    loads = {label: [] for label, *_ in reads}
-    created = {label: 0 for label, *_ in reads}
-    runs = {label: [] for label, *_ in reads}
+    rounds = {label: [] for label, *_ in reads}  # (reads, background votes) per round
     for r in range(cfg.rounds):
         voters = tokens[r :: cfg.rounds]
         for label, path, voted, _, read_base in reads:
             data = write_wrk_data(stack.tmp / f"bg-{label}-{r}.txt", voters, [voted])
-            background = http_load.start(
-                base,
-                label=f"{label} #{r + 1} background votes",
-                mode="vote",
-                data=data,
-                window=cfg.window + 2,
-                threads=1,
-                connections=cfg.bg_connections,
-                pace_ms=cfg.bg_pace_ms,
+            load, bg = _read_under_voting(
+                read_base or base, path, base, data, label=f"{label} #{r + 1}", cfg=cfg
             )
-            time.sleep(1)  # the background load is running before the reads start
-            load = http_load.run(
-                read_base or base,
-                label=f"{label} #{r + 1}",
-                mode="get",
-                window=cfg.window,
-                threads=cfg.threads,
-                connections=cfg.connections,
-                path=path,
-            )
-            bg = http_load.finish(background)
             say(_line(load))
             say(_line(bg))
-            loads[label].append(load)
-            created[label] += bg.expected
-            runs[label] += [load.as_dict(), bg.as_dict()]
+            rounds[label].append((load, bg))
     out, audits = {}, []
     for label, _, voted, preloaded, _ in reads:
-        out[label] = {"reads": _summary(loads[label]), "runs": runs[label]}
+        out[label] = {
+            "reads": _summary([load for load, _ in rounds[label]]),
+            "runs": [x.as_dict() for pair in rounds[label] for x in pair],
+        }
+        created = sum(bg.expected for _, bg in rounds[label])
         phase = f"results: {label}"
-        audits.append(
-            audit.phase(stack, phase, [voted.id], created=created[label], preloaded=preloaded)
-        )
+        audits.append(audit.phase(stack, phase, [voted.id], created=created, preloaded=preloaded))
     return out, audits
+
+
+def _read_under_voting(read_base, path, vote_base, data, *, label, cfg):
+    """One run of figure 3: GETs of `path` at full speed while paced votes (from the
+    wrk data file `data`) go to `vote_base`; returns (reads, background votes)."""
+    background = http_load.start(
+        vote_base,
+        label=f"{label} background votes",
+        mode="vote",
+        data=data,
+        window=cfg.window + 2,
+        threads=1,
+        connections=cfg.bg_connections,
+        pace_ms=cfg.bg_pace_ms,
+    )
+    time.sleep(1)  # the background load is running before the reads start
+    load = http_load.run(
+        read_base,
+        label=label,
+        mode="get",
+        window=cfg.window,
+        threads=cfg.threads,
+        connections=cfg.connections,
+        path=path,
+    )
+    return load, http_load.finish(background)
