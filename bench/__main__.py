@@ -164,7 +164,7 @@ class Bench:
         )
         web, children = self.stack.start_web("web")
         self.app, self.base = children[0], web.url  # children[0]: granian, the API server
-        self.stack.start_watcher()
+        self.stack.start_reconciler()
         warm = fixtures.create_polls(1, title="Warm-up")[0]
         self.audit(http_figures.warm_up(self.stack, self.base, self.tokens, warm, say=self.say))
         self.servers()

@@ -1,10 +1,10 @@
 """Figure 6: a vote written outside the API (psql, an import) reaches the results.
 
-No API call invalidates the cached results for such a vote: `manage.py watch_tallies`
-(running as under `make run`) notices the changed total and does. Each sample reads the
-results (so they are cached), inserts one vote with SQL at a random point of the
-watcher's cycle, and reads the results every 10 ms until the vote shows; the delay is
-from the INSERT's commit to the first read that includes it.
+No API call announces such a vote: `manage.py reconcile_results` (running as under
+`make run`) finds the cached entry's version behind the database's and repairs it. Each
+sample reads the results (so they are cached), inserts one vote with SQL at a random
+point of the reconciler's cycle, and reads the results every 10 ms until the vote shows;
+the delay is from the INSERT's commit to the first read that includes it.
 """
 
 import random
@@ -25,7 +25,7 @@ def figure(stack, base, poll, *, samples, say):
     delays, missed = [], 0
     with httpx.Client(timeout=5) as client:
         for i in range(samples):
-            time.sleep(random.uniform(0.1, 1.3))  # land anywhere in the watcher's cycle
+            time.sleep(random.uniform(0.1, 1.3))  # land anywhere in the reconciler's cycle
             before = client.get(url).json()["total_votes"]
             stack.sql(
                 INSERT,

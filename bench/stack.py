@@ -95,7 +95,7 @@ class Stack:
 
     def start_web(self, name, *, env=None, request_log=None):
         """The web tier exactly as `make run` starts it (WebTier: nginx in front of
-        granian and uvicorn), plus the tally watcher; returns (tier, its children)."""
+        granian and uvicorn), plus the reconciler; returns (tier, its children)."""
         env = {**self.env, **(env or {})}
         web = WebTier(
             port=free_port(),
@@ -113,9 +113,9 @@ class Stack:
         self.children.extend(children)
         return web, children
 
-    def start_watcher(self):
-        args = [sys.executable, str(BASE_DIR / "manage.py"), "watch_tallies"]
-        child = Child("watcher", args, env=self.env, log=self.tmp / "watcher.log")
+    def start_reconciler(self):
+        args = [sys.executable, str(BASE_DIR / "manage.py"), "reconcile_results"]
+        child = Child("reconciler", args, env=self.env, log=self.tmp / "reconciler.log")
         self.children.append(child)
         return child
 

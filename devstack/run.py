@@ -80,7 +80,7 @@ def run():
         every = env.get("RESULTS_REFRESH_SECONDS", "5")
         refresher = _manage_child("refresher", "refresh_results", "--every", every, env=env)
         supervisor.add("refresher", refresher)
-        supervisor.add("watcher", _manage_child("watcher", "watch_tallies", env=env))
+        supervisor.add("reconciler", _manage_child("reconciler", "reconcile_results", env=env))
 
         web = WebTier(
             port=int(env.get("PORT", "8000")),

@@ -1,14 +1,11 @@
 """Reads for polls and votes."""
 
-import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 
-from cacheops import cached_as
-from cacheops.invalidation import invalidate_dict
 from django.db import connection
 from django.db.models import Q, Sum
 from django.http import Http404
@@ -16,7 +13,6 @@ from django.utils import timezone
 
 from polls import errors
 from polls.models import (
-    Option,
     OptionTally,
     Poll,
     ResultsSnapshot,
@@ -24,6 +20,7 @@ from polls.models import (
     Vote,
     VoteTimelineSnapshot,
 )
+from polls.results_cache import ResultsCache, Version
 
 STATUSES = ("draft", "scheduled", "open", "closed")
 
@@ -125,6 +122,7 @@ class RenderedResults:
 
     body: bytes  # the documented shape (serializers.ResultsSerializer), compact JSON
     etag: str
+    version: int  # the body's version: the poll's vote count, which only grows
     published_at: datetime | None
     results_visibility: str
     status: str  # by the clock when rendered; see status_until
@@ -146,72 +144,49 @@ def access_results_by_user(poll_id, user) -> RenderedResults:
 
 def rendered_results(poll_id) -> RenderedResults | None:
     """The poll's current results with no access check (the stream checked at connect),
-    or None for an unknown poll."""
-    read = _results_reader(poll_id)
-    results = read()
-    if results is not None and results.status_until and timezone.now() >= results.status_until:
-        # The poll opened or closed since these were rendered: render them again, once.
-        forget_results(poll_id)
-        results = read()
-    return results
+    or None for an unknown poll. Never older than a vote or a poll change whose answer
+    has been sent: polls/results_cache.py says how."""
+    if connection.in_atomic_block:
+        # Inside a transaction the database may show rows that are not committed (or
+        # will be rolled back): read them, but never let them reach the cache.
+        built = _results_from_database(poll_id)
+        return built[1] if built else None
+    return results_cache.read(poll_id)
 
 
-def forget_results(poll_id):
-    """Drop the poll's cached results. Votes change the counters through a trigger,
-    behind the ORM's back, so whoever knows of a vote must call this (cacheops sees the
-    ORM's writes to polls and options on its own)."""
-    invalidate_dict(OptionTally, {"poll_id": poll_id})
+def results_changed(poll_ids):
+    """After a change to these polls' results committed (a vote, an edit of the poll
+    or of its options), before it is acknowledged: every later read sees it."""
+    results_cache.changed(poll_ids)
 
 
-@functools.lru_cache(maxsize=4096)
-def _results_reader(poll_id):
-    """Everything a results read needs, rendered, in one cacheops entry: built from the
-    poll's times and visibility, its options, and the counters summed per option
-    (O(options x shards), never a COUNT over votes).
-
-    Built once per poll per process: cached_as compiles its sample querysets to SQL to
-    make the cache key, and doing that on every read cost more than the read itself.
-    The entry lives until the poll or an option changes (cacheops sees those ORM writes)
-    or forget_results is called for the poll (after a vote commits, by the tally watcher
-    for votes written outside the API, and when the clock changes the status). keep_fresh:
-    a read that began before an invalidation never writes its older result back, so
-    once a vote's 201 is out, every later read includes it.
-    """
-    poll = Poll.objects.filter(pk=poll_id)
-    options = Option.objects.filter(poll_id=poll_id)
-    counters = OptionTally.objects.filter(poll_id=poll_id)
-
-    # lock: after an invalidation, one process rebuilds and the others wait for its
-    # result, instead of all of them running the same query at once. That is safe with
-    # keep_fresh: a rebuild during which a vote was acknowledged is never stored, so a
-    # waiter then rebuilds for itself.
-    @cached_as(poll, options, counters, keep_fresh=True, lock=True, extra=poll_id)
-    def read():
-        with connection.cursor() as cursor:
-            cursor.execute(RESULTS_QUERY, [poll_id])
-            rows = cursor.fetchall()
-        if not rows:
-            return None
-        poll_row = dict(zip(RESULTS_POLL_FIELDS, rows[0][: len(RESULTS_POLL_FIELDS)], strict=True))
-        n = len(RESULTS_POLL_FIELDS)
-        labels = [(row[n], row[n + 1]) for row in rows if row[n] is not None]
-        counts = {row[n]: row[n + 2] for row in rows if row[n] is not None}
-        return _render(poll_id, poll_row, labels, counts)
-
-    return read
+def _results_from_database(poll_id) -> tuple[Version, RenderedResults] | None:
+    """The poll's results and the version they show, in one call (one snapshot):
+    its times and visibility, its options' counter sums (the poll_results view: O(options
+    x shards), never a COUNT over votes) and its digest (poll_results_version), from
+    sql/poll_results_document.sql."""
+    with connection.cursor() as cursor:
+        cursor.execute(RESULTS_QUERY, [poll_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    n = len(RESULTS_POLL_FIELDS)
+    poll_row = dict(zip(RESULTS_POLL_FIELDS, rows[0][:n], strict=True))
+    labels = [(row[n], row[n + 1]) for row in rows if row[n] is not None]
+    counts = {row[n]: row[n + 2] for row in rows if row[n] is not None}
+    results = _render(poll_id, poll_row, labels, counts)
+    return Version(poll_row["poll_digest"], sum(counts.values())), results
 
 
-RESULTS_POLL_FIELDS = ("published_at", "closed_at", "opens_at", "closes_at", "results_visibility")
-# The poll's times and visibility with its options' counter sums, in one statement (one
-# snapshot, one round trip): the poll_results view sums polls_optiontally per option.
-RESULTS_QUERY = """
-    SELECT p.published_at, p.closed_at, p.opens_at, p.closes_at, p.results_visibility,
-           r.option_id, r.label, r.votes
-    FROM polls_poll p
-    LEFT JOIN poll_results r ON r.poll_id = p.id
-    WHERE p.id = %s
-    ORDER BY r.position
-"""
+RESULTS_POLL_FIELDS = (
+    "published_at",
+    "closed_at",
+    "opens_at",
+    "closes_at",
+    "results_visibility",
+    "poll_digest",
+)
+RESULTS_QUERY = "SELECT * FROM poll_results_document(%s)"
 
 
 def _render(poll_id, poll, labels, counts) -> RenderedResults:
@@ -239,6 +214,7 @@ def _render(poll_id, poll, labels, counts) -> RenderedResults:
         # As DRF's JSONRenderer writes it: compact, UTF-8.
         body=json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(),
         etag=_etag(document),
+        version=document["version"],
         published_at=poll["published_at"],
         results_visibility=poll["results_visibility"],
         status=document["status"],
@@ -276,3 +252,6 @@ def results_timeline(poll_id) -> dict:
     snapshot = ResultsSnapshot.objects.filter(name=VoteTimelineSnapshot._meta.db_table)
     refreshed_at = snapshot.cache().values_list("refreshed_at", flat=True).first()
     return {"poll_id": poll_id, "refreshed_at": refreshed_at, "buckets": buckets}
+
+
+results_cache = ResultsCache(build=_results_from_database)

@@ -14,11 +14,11 @@ from django.db.models import Max
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from polls import errors
+from polls import errors, selectors
 from polls.errors import SQLState
 from polls.models import IdempotencyKey, Option, Poll, ResultsVisibility, Vote
 from polls.notifier import notifier
-from polls.selectors import forget_results, poll_status
+from polls.selectors import poll_status
 from pollsite.problems import constraint_of, sqlstate_of
 
 # --- Polls and options -------------------------------------------------------------------
@@ -71,12 +71,15 @@ def poll_update(*, poll, **changes) -> Poll:
         setattr(poll, field, value)
     with transaction.atomic():
         poll.save(update_fields=list(changes))  # poll_locked_once_voted refuses with votes
+        _on_commit_results_changed(poll.pk)
     return poll
 
 
 def poll_delete(*, poll) -> None:
     with transaction.atomic():
+        poll_id = poll.pk
         poll.delete()  # poll_locked_once_voted / option_frozen_once_voted_or_closed decide
+        _on_commit_results_changed(poll_id)
 
 
 def option_add(*, poll, label, description="") -> Option:
@@ -87,9 +90,11 @@ def option_add(*, poll, label, description="") -> Option:
             # after the one before it committed (else two get the same position).
             Poll.objects.select_for_update().filter(pk=poll.pk).values_list("pk").first()
             position = (poll.options.aggregate(last=Max("position"))["last"] or 0) + 1
-            return Option.objects.create(
+            option = Option.objects.create(
                 poll=poll, label=label, description=description, position=position
             )
+            _on_commit_results_changed(poll.pk)
+            return option
     except IntegrityError as exc:
         if constraint_of(exc) != "polls_option_unique_label":
             raise
@@ -102,7 +107,9 @@ def poll_publish(*, poll) -> Poll:
     if poll.published_at is not None:
         raise errors.PollAlreadyPublished()
     poll.published_at = timezone.now()
-    poll.save(update_fields=["published_at"])
+    with transaction.atomic():
+        poll.save(update_fields=["published_at"])
+        _on_commit_results_changed(poll.pk)
     return poll
 
 
@@ -113,7 +120,9 @@ def poll_close(*, poll) -> Poll:
     if status == "closed":
         raise errors.PollAlreadyClosed()
     poll.closed_at = timezone.now()
-    poll.save(update_fields=["closed_at"])
+    with transaction.atomic():
+        poll.save(update_fields=["closed_at"])
+        _on_commit_results_changed(poll.pk)
     return poll
 
 
@@ -192,7 +201,7 @@ def vote_cast(*, voter, poll_id, option_id, idempotency_key=None) -> VoteReceipt
         if sqlstate_of(refused) == SQLState.POLL_DRAFT and voter.is_staff:
             raise errors.PollNotOpen("This poll is a draft.") from None
         raise
-    transaction.on_commit(partial(results_changed, poll_id))
+    _on_commit_results_changed(poll_id)
     return VoteReceipt(receipt, poll_id, cast_at)
 
 
@@ -212,7 +221,11 @@ def _first_answer(voter, key, request_hash) -> VoteReceipt | None:
 
 
 def results_changed(poll_id):
-    """After a vote on `poll_id` commits, before its 201 is sent: drop the cached tally
-    (written by a trigger, so cacheops cannot see it change) and wake the streams."""
-    forget_results(poll_id)
+    """After a vote on `poll_id`, or a change to the poll or its options, commits and
+    before it is acknowledged: every later results read sees it, and the streams wake."""
+    selectors.results_changed([poll_id])
     notifier.poll_changed(poll_id)
+
+
+def _on_commit_results_changed(poll_id):
+    transaction.on_commit(partial(results_changed, poll_id))

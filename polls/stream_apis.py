@@ -14,19 +14,25 @@ from django.http import Http404, StreamingHttpResponse
 
 from identity.authentication import user_from_bearer
 from polls.selectors import access_results_by_user
-from polls.stream_hub import hub, results_event
+from polls.stream_hub import hub, results_frame
 from pollsite.problems import problem_response_for
 
 
-async def events(poll_id, queue, first_event):
-    """The stream: the results now, then after each change; a comment as heartbeat."""
+async def events(poll_id, queue, first):
+    """The stream: the results now, then after each change (each document once, never
+    an older one than the last sent); a comment as heartbeat."""
     try:
-        yield first_event
+        last = first
+        yield first.text
         while True:
             try:
-                yield await asyncio.wait_for(queue.get(), settings.RESULTS_STREAM_HEARTBEAT)
+                frame = await asyncio.wait_for(queue.get(), settings.RESULTS_STREAM_HEARTBEAT)
             except TimeoutError:
                 yield ": heartbeat\n\n"
+                continue
+            if frame.follows(last):
+                last = frame
+                yield frame.text
     finally:
         hub.unsubscribe(poll_id, queue)
 
@@ -37,18 +43,18 @@ async def results_stream(request, poll_id):
         await sync_to_async(_authorize, thread_sensitive=False)(request, poll_id)
     except Exception as exc:  # the same problem documents as the rest of the API
         return problem_response_for(exc)
-    # Subscribe, then read: a vote landing between the two then sends an event (at worst
-    # a repeat; versions only grow) instead of falling through the gap.
+    # Subscribe, then read: a vote landing between the two then sends an event (that
+    # events() drops if it is no news) instead of falling through the gap.
     queue = hub.subscribe(poll_id)
     try:
-        first_event = await sync_to_async(results_event, thread_sensitive=False)(poll_id)
-        if first_event is None:  # deleted since the check
+        first = await sync_to_async(results_frame, thread_sensitive=False)(poll_id)
+        if first is None:  # deleted since the check
             raise Http404
     except Exception as exc:
         hub.unsubscribe(poll_id, queue)
         return problem_response_for(exc)
     response = StreamingHttpResponse(
-        events(poll_id, queue, first_event), content_type="text/event-stream"
+        events(poll_id, queue, first), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # tell a fronting nginx not to buffer the stream

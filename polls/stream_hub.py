@@ -1,10 +1,14 @@
 """Live results for the stream processes: one LISTEN connection per process, and per
 poll one read of the results per change, shared by all of that poll's subscribers.
 
-Subscribers hold no database connection. The Hub hears polls/notifier.py's NOTIFYs,
-coalesces them per poll (RESULTS_STREAM_MIN_INTERVAL) and puts the same SSE frame in
-every subscriber's queue. Access is not checked here: polls/stream_apis.py checks it
-once, when a subscriber connects.
+Subscribers hold no database connection. The Hub hears polls/notifier.py's NOTIFYs (and
+the reconciler's, for changes nobody announced), coalesces them per poll
+(RESULTS_STREAM_MIN_INTERVAL) and puts the same SSE frame in every subscriber's queue.
+A frame goes out only when the document changed, and never one older than the last:
+a subscriber sees each version once, in order. Every RESULTS_STREAM_REFRESH_SECONDS it
+also rereads the polls it serves, so a wake-up lost anywhere (a NOTIFY sent while the
+database was away, a cache that lost its entries) costs at most that long. Access is
+not checked here: polls/stream_apis.py checks it once, when a subscriber connects.
 """
 
 import asyncio
@@ -13,6 +17,7 @@ import select
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 
 import psycopg2
 from asgiref.sync import sync_to_async
@@ -25,13 +30,28 @@ from polls.selectors import rendered_results
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Frame:
+    """One `results` event: its text, and what tells two apart."""
+
+    version: int
+    etag: str
+    text: str
+
+    def follows(self, last):
+        """Whether a subscriber that was last sent `last` (or nothing) should get this:
+        a different document, and not an older one."""
+        return last is None or (self.etag != last.etag and self.version >= last.version)
+
+
 class Hub:
     """Per process: subscribers per poll, fed from one LISTEN connection."""
 
     def __init__(self):
         self._subscribers = defaultdict(set)
         self._pending = {}
-        self._last_sent = {}
+        self._last_sent = {}  # poll id -> loop time of the last broadcast
+        self._last_frame = {}  # poll id -> the last Frame broadcast
         self._loop = None
         self._listener = None
 
@@ -50,6 +70,7 @@ class Hub:
         self._subscribers[poll_id].discard(queue)
         if not self._subscribers[poll_id]:
             del self._subscribers[poll_id]
+            self._last_frame.pop(poll_id, None)
 
     # -- in the event loop --
 
@@ -68,16 +89,22 @@ class Hub:
         del self._pending[poll_id]
         self._last_sent[poll_id] = self._loop.time()
         try:
-            event = await sync_to_async(results_event, thread_sensitive=False)(poll_id)
+            frame = await sync_to_async(results_frame, thread_sensitive=False)(poll_id)
         except Exception:
             logger.exception("could not read results for poll %s", poll_id)
             return
-        if event is None:
-            return
+        if frame is None or not frame.follows(self._last_frame.get(poll_id)):
+            return  # nothing new: a repeated wake-up, or a refresh that found no change
+        if poll_id in self._subscribers:
+            self._last_frame[poll_id] = frame
         for queue in list(self._subscribers.get(poll_id, ())):
             if queue.full():  # a slow reader only ever needs the latest results
                 queue.get_nowait()
-            queue.put_nowait(event)
+            queue.put_nowait(frame)
+
+    def _refresh_all(self):
+        for poll_id in list(self._subscribers):
+            self.changed(poll_id)
 
     # -- in the listener thread --
 
@@ -89,21 +116,24 @@ class Hub:
                 logger.exception("results listener lost its connection; reconnecting")
             time.sleep(1)
             # Changes may have been missed while disconnected: refresh everyone.
-            for poll_id in list(self._subscribers):
-                self._loop.call_soon_threadsafe(self.changed, poll_id)
+            self._loop.call_soon_threadsafe(self._refresh_all)
 
     def _listen_once(self):
         conn = psycopg2.connect(settings.DATABASE_URL)
         conn.autocommit = True
+        every = settings.RESULTS_STREAM_REFRESH_SECONDS
         try:
             conn.cursor().execute(f"LISTEN {CHANNEL}")
+            refresh_at = time.monotonic() + every
             while True:
-                if select.select([conn], [], [], 30) == ([], [], []):
-                    continue
-                conn.poll()
-                while conn.notifies:
-                    poll_id = int(conn.notifies.pop(0).payload)
-                    self._loop.call_soon_threadsafe(self.changed, poll_id)
+                if select.select([conn], [], [], max(0.0, refresh_at - time.monotonic()))[0]:
+                    conn.poll()
+                    while conn.notifies:
+                        poll_id = int(conn.notifies.pop(0).payload)
+                        self._loop.call_soon_threadsafe(self.changed, poll_id)
+                if time.monotonic() >= refresh_at:
+                    self._loop.call_soon_threadsafe(self._refresh_all)
+                    refresh_at = time.monotonic() + every
         finally:
             conn.close()
 
@@ -111,15 +141,17 @@ class Hub:
 hub = Hub()
 
 
-def results_event(poll_id) -> str | None:
-    """The SSE frame for a poll's current results. Access was checked when each
+def results_frame(poll_id) -> Frame | None:
+    """The SSE frame of a poll's current results. Access was checked when each
     subscriber connected; this frame is shared by all of them."""
     # Runs in an executor thread, outside any request: drop a connection that a
     # restarted database left unusable, and do not keep one open afterwards.
     close_old_connections()
     try:
         results = rendered_results(poll_id)
-        return sse("results", results.body.decode()) if results else None
+        if results is None:
+            return None
+        return Frame(results.version, results.etag, sse("results", results.body.decode()))
     finally:
         close_old_connections()
 

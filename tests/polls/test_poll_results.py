@@ -257,12 +257,12 @@ def test_it_hides_an_after_close_stream_from_bob(web_server, make_poll, staff):
 def test_it_brings_a_vote_written_outside_the_api_to_results_and_streams_within_2s(
     web_server, make_poll
 ):
-    """A vote inserted with SQL, as psql or an import would: no API call invalidates the
-    cached results or wakes the streams, so the tally watcher must, within its bound."""
+    """A vote inserted with SQL, as psql or an import would: no API call announces it, so
+    the reconciler must bring it to the cached results and the streams, within its bound."""
     poll = make_poll()
     results_url = f"{web_server.url}/api/v1/polls/{poll.pk}/results"
-    watcher = subprocess.Popen(
-        [sys.executable, "manage.py", "watch_tallies", "--every", "1"],
+    reconciler = subprocess.Popen(
+        [sys.executable, "manage.py", "reconcile_results"],
         env=web_server.env,
         cwd=ROOT,
     )
@@ -271,7 +271,7 @@ def test_it_brings_a_vote_written_outside_the_api_to_results_and_streams_within_
             frames = sse_frames(response)
             assert event_data(next(frames))["total_votes"] == 0
             assert httpx.get(results_url).json()["total_votes"] == 0  # cached now
-            time.sleep(2)  # the watcher is up and has had its first look
+            time.sleep(2)  # the reconciler is up and has had its first look
             with connection.cursor() as cursor:
                 cursor.execute(
                     "INSERT INTO polls_vote (poll_id, option_id, voter_key, receipt)"
@@ -286,5 +286,5 @@ def test_it_brings_a_vote_written_outside_the_api_to_results_and_streams_within_
             assert event_data(next(events))["total_votes"] == 1
             assert time.monotonic() - written < 2
     finally:
-        watcher.terminate()
-        watcher.wait(10)
+        reconciler.terminate()
+        reconciler.wait(10)

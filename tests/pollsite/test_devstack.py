@@ -99,7 +99,7 @@ def test_it_restarts_the_database_and_the_api_server_when_they_die(stack):
 def test_it_leaves_no_process_behind_on_ctrl_c(stack):
     supervisor, base, _ = stack
     everything = supervisor.children(recursive=True)
-    assert len(everything) >= 8  # postgres, redis, registry, refresher, watcher, web tier
+    assert len(everything) >= 8  # postgres, redis, registry, refresher, reconciler, web tier
     supervisor.send_signal(signal.SIGINT)
     supervisor.wait(60)
     wait_for(

@@ -14,7 +14,7 @@ import psycopg2
 from django.conf import settings
 
 from devstack.postgres import ensure_database, start_postgres
-from devstack.processes import free_port, stop_all
+from devstack.processes import Child, free_port, stop_all
 from devstack.redis import start_redis
 from devstack.web import WebSizing, WebTier
 from pollsite.defaults import BASE_DIR, embedded_database_url, embedded_redis_url
@@ -88,6 +88,20 @@ class Redis:
     def stop(self):
         self.child.stop()
 
+    def kill(self):
+        """SIGKILL; start() again brings it back on the same port, from whatever snapshot
+        (dump.rdb) its folder holds."""
+        os.kill(self.child.pid, signal.SIGKILL)
+        self.child.popen.wait()
+
+    def pause(self):
+        """SIGSTOP: Redis keeps its data and its sockets, and answers nothing, as a
+        stalled host or a partition would; writes sent meanwhile wait in its buffers."""
+        os.kill(self.child.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.kill(self.child.pid, signal.SIGCONT)
+
 
 class AppServer:
     """The production web tier (WebTier: nginx in front of granian and uvicorn)
@@ -116,6 +130,11 @@ class AppServer:
     def stop(self):
         stop_all(self.children)
         self.children = []
+
+
+def manage_child(name, args, *, env, log):
+    """A management command running beside the servers (the reconciler, say)."""
+    return Child(name, [sys.executable, str(BASE_DIR / "manage.py"), *args], env=env, log=log)
 
 
 def manage(args, *, env):
