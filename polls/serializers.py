@@ -56,6 +56,17 @@ class VoteReceiptSerializer(serializers.Serializer):
     cast_at = serializers.DateTimeField()
 
 
+def vote_receipt_data(receipt) -> dict:
+    """VoteReceiptSerializer(receipt).data, written out for the vote path, where building
+    the serializer cost more than the rest of the answer (a test holds the two equal)."""
+    cast_at = VoteReceiptSerializer._declared_fields["cast_at"]
+    return {
+        "receipt": receipt.receipt,
+        "poll_id": receipt.poll_id,
+        "cast_at": cast_at.to_representation(receipt.cast_at),
+    }
+
+
 class MyVoteSerializer(serializers.Serializer):
     receipt = serializers.CharField()
     cast_at = serializers.DateTimeField()

@@ -14,6 +14,7 @@ from django.db.models import Max
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from identity.authentication import invalid_token
 from polls import errors, selectors
 from polls.errors import SQLState
 from polls.models import IdempotencyKey, Option, Poll, ResultsVisibility, Vote
@@ -142,27 +143,16 @@ def _refuse_if_closed(poll):
 
 # --- Votes ---------------------------------------------------------------------------------
 
-# The statement the vote path sends: one INSERT; polls_vote_check and the constraints
-# decide, polls_vote_count counts. bench/ replays this very statement.
-INSERT_VOTE = """
-    INSERT INTO polls_vote (poll_id, option_id, voter_key, receipt)
-    VALUES (%s, %s, %s, %s)
-    RETURNING cast_at
-"""
-# With an Idempotency-Key, the key rides in the same statement, so it is stored in the
-# vote's transaction by construction. A key already taken (or being taken by a
-# concurrent request, which this one then waits for) raises a unique violation on
-# polls_idempotencykey_pkey, and the vote is rolled back with it.
-INSERT_VOTE_WITH_KEY = """
-    WITH vote AS (
-        INSERT INTO polls_vote (poll_id, option_id, voter_key, receipt)
-        VALUES (%s, %s, %s, %s)
-        RETURNING receipt, cast_at
-    ), idempotency_key AS (
-        INSERT INTO polls_idempotencykey (user_id, key, request_hash, receipt)
-        SELECT %s, %s, %s, receipt FROM vote
+# A vote is one call: polls_cast_vote (sql/polls_cast_vote.sql) checks the bearer token,
+# inserts the vote (polls_vote_check and the constraints decide, polls_vote_count
+# counts) and stores the Idempotency-Key in the same transaction. A key already taken
+# (or being taken by a concurrent request, which this one then waits for) raises a
+# unique violation on polls_idempotencykey_pkey, and the vote is rolled back with it.
+CAST_VOTE = """
+    SELECT user_id, verified, cast_at FROM polls_cast_vote(
+        %(token_key)s, %(digest)s, %(poll_id)s, %(option_id)s, %(receipt)s,
+        %(key)s, %(request_hash)s
     )
-    SELECT cast_at FROM vote
 """
 
 
@@ -173,36 +163,48 @@ class VoteReceipt:
     cast_at: datetime
 
 
-def vote_cast(*, voter, poll_id, option_id, idempotency_key=None) -> VoteReceipt:
-    """Cast `voter`'s vote: one statement, the database decides (no check-then-insert)."""
-    identity = getattr(voter, "voter_identity", None)
-    if identity is None:
-        raise errors.NotVerified()
+def vote_cast(*, credentials, poll_id, option_id, idempotency_key=None) -> VoteReceipt:
+    """Cast the vote of the holder of a bearer token (identity.authentication's
+    BearerCredentials): checking the token and casting the vote are one statement, and
+    the database decides (no check-then-insert)."""
     receipt = secrets.token_urlsafe(18)  # 144 random bits
-    vote = [poll_id, option_id, bytes(identity.voter_key), receipt]
-    request_hash = hashlib.sha256(f"{poll_id}:{option_id}".encode()).hexdigest()
+    request_hash = _request_hash(poll_id, option_id) if idempotency_key is not None else None
+    params = {
+        **credentials.lookup,
+        "poll_id": poll_id,
+        "option_id": option_id,
+        "receipt": receipt,
+        "key": idempotency_key,
+        "request_hash": request_hash,
+    }
     try:
         # Outside a transaction the statement is its own (no BEGIN/COMMIT round trips);
         # inside a caller's, a savepoint keeps a refusal from poisoning it.
         with _savepoint_if_in_transaction(), connection.cursor() as cursor:
-            if idempotency_key is None:
-                cursor.execute(INSERT_VOTE, vote)
-            else:
-                cursor.execute(
-                    INSERT_VOTE_WITH_KEY, [*vote, voter.pk, idempotency_key, request_hash]
-                )
-            cast_at = cursor.fetchone()[0]
+            cursor.execute(CAST_VOTE, params)
+            answer = cursor.fetchone()
     except DatabaseError as refused:
-        # A retry must get the first answer whatever refuses it now: the vote it repeats
-        # (already_voted), or a poll that has closed since the first one went through.
+        # The token was good: the statement reached the INSERT. A retry must get the
+        # first answer whatever refuses it now: the vote it repeats (already_voted), or
+        # a poll that has closed since the first one went through.
+        voter = credentials.user()
         first = _first_answer(voter, idempotency_key, request_hash) if idempotency_key else None
         if first is not None:
             return first
         if sqlstate_of(refused) == SQLState.POLL_DRAFT and voter.is_staff:
             raise errors.PollNotOpen("This poll is a draft.") from None
         raise
+    if answer is None:
+        raise invalid_token()
+    _, verified, cast_at = answer
+    if not verified:
+        raise errors.NotVerified()
     _on_commit_results_changed(poll_id)
     return VoteReceipt(receipt, poll_id, cast_at)
+
+
+def _request_hash(poll_id, option_id):
+    return hashlib.sha256(f"{poll_id}:{option_id}".encode()).hexdigest()
 
 
 def _savepoint_if_in_transaction():

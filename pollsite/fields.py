@@ -5,7 +5,12 @@ DRF's own fields coerce: CharField turns 0 into "0", BooleanField takes 0, 1, "y
 client bug shows up as a 400 validation_error instead of data nobody meant.
 """
 
+from collections.abc import Mapping
+
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.fields import SkipField, empty
+from rest_framework.settings import api_settings
 
 
 class CharField(serializers.CharField):
@@ -55,3 +60,29 @@ class ChoiceField(serializers.ChoiceField):
         if not isinstance(data, str):
             self.fail("invalid_choice", input=data)
         return super().to_internal_value(data)
+
+
+def validate_flat(serializer_class, data) -> dict:
+    """What serializer_class(data=data).is_valid(raise_exception=True) leaves in
+    validated_data, errors included, for a serializer of plain fields (no nesting, no
+    validate hooks), without building one. A serializer copies all its declared fields
+    when it is built, and on the vote path that copy cost more than the validation
+    (py-spy, under the GIL); the declared fields validate the same without it."""
+    if not isinstance(data, Mapping):
+        if data is None:  # as Serializer.errors words it
+            error = ErrorDetail("No data provided", code="null")
+        else:
+            invalid = serializers.Serializer.default_error_messages["invalid"]
+            error = ErrorDetail(invalid.format(datatype=type(data).__name__), code="invalid")
+        raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [error]})
+    validated, errors = {}, {}
+    for name, field in serializer_class._declared_fields.items():
+        try:
+            validated[name] = field.run_validation(data.get(name, empty))
+        except ValidationError as exc:
+            errors[name] = exc.detail
+        except SkipField:
+            pass
+    if errors:
+        raise ValidationError(errors)
+    return validated

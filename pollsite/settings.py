@@ -157,10 +157,13 @@ except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...)")
+# Django's PostgreSQL backend, with a health check that asks the socket instead of the
+# server (pollsite/db_backend/base.py says why).
+DATABASES["default"]["ENGINE"] = "pollsite.db_backend"
 # Persistent connections: each WSGI worker thread keeps its connection across requests
 # (a new one costs a fork on the server and several round trips). The health check
-# (one SELECT 1 before a request's first query) replaces a connection that a restarted
-# database left dead, so no request fails on it.
+# (before a request's first query; no round trip, see pollsite/db_backend) replaces a
+# connection that a restarted database left dead, so no request fails on it.
 DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", 300, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = envbool("DB_CONN_HEALTH_CHECKS", True)
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = envint(
