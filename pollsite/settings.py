@@ -390,6 +390,9 @@ CACHEOPS = {
     "polls.resultssnapshot": {"ops": ()},
     "polls.votetimelinesnapshot": {"ops": ()},
 }
+# `manage.py refresh_results` refreshes vote_timeline_mv (minute buckets, a scan of every
+# vote) this often, and poll_results_mv (from the counters) at every pass.
+TIMELINE_REFRESH_SECONDS = envfloat("TIMELINE_REFRESH_SECONDS", 60.0)
 # The materialized views are created by migrations_extra 0002, not after every migrate.
 MATERIALIZED_VIEWS_DISABLE_SYNC_ON_MIGRATE = True
 # Results stream (polls/stream_apis.py, polls/stream_hub.py): at most one event per poll

@@ -17,8 +17,9 @@ from django.db import connection
 from django.utils import timezone
 
 from devstack import BASE_DIR as ROOT
-from polls.models import Poll
+from polls.models import Poll, ResultsSnapshot
 from tests.support.plugin import redis_stopped
+from tests.support.stack import app_env
 from tests.support.voters import verified_tokens
 from tests.support.votes import options_of
 
@@ -116,6 +117,24 @@ def test_it_serves_the_timeline_from_the_refreshed_snapshot(api, make_poll, make
     assert sum(b["votes"] for b in after["buckets"]) == 2
     assert {b["option_id"] for b in after["buckets"]} == set(options_of(poll).values())
     assert after["refreshed_at"] and after["refreshed_at"] != before["refreshed_at"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refreshes_the_timeline_less_often_than_the_results_snapshot():
+    """The timeline's refresh scans every vote: it runs every TIMELINE_REFRESH_SECONDS,
+    poll_results_mv (from the counters) at every pass."""
+    env = app_env(TIMELINE_REFRESH_SECONDS="3600")
+    refresher = subprocess.Popen(
+        [sys.executable, "manage.py", "refresh_results", "--every", "0.2"], env=env, cwd=ROOT
+    )
+    try:
+        time.sleep(3)
+    finally:
+        refresher.terminate()
+        refresher.wait(10)
+    refreshed = dict(ResultsSnapshot.objects.values_list("name", "refreshed_at"))
+    # Both ran at the first pass; only poll_results_mv kept going.
+    assert refreshed["poll_results_mv"] - refreshed["vote_timeline_mv"] > timedelta(seconds=1)
 
 
 # --- Under real concurrency, against a live server -----------------------------------------
