@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 
 from bench import (
     audit,
@@ -32,6 +33,7 @@ from bench import (
     report,
     servers,
 )
+from bench.reference import harness as reference_harness
 from bench.stack import Stack, raise_open_files_limit
 from bench.stats import ratio
 from devstack.web import WebSizing
@@ -45,11 +47,11 @@ class Config:
     experiments: bool = True
     experiment_rounds: int = 2
     voters: int = 4000
-    vote_polls: int = 8  # split between the rounds of figure 2
+    vote_polls: int = 9  # split between the rounds of figure 2
     threads: int = 2
     connections: int = 16
-    window: int = 8  # seconds of load per HTTP run
-    rounds: int = 2
+    window: int = 6  # seconds of load per HTTP run
+    rounds: int = 3  # p99 from the merged latencies of every round (bench/stats.py)
     bg_connections: int = 4  # background voting during figure 3
     bg_pace_ms: int = 30
     small_preload: int = 1000
@@ -164,10 +166,21 @@ class Bench:
         )
         web, children = self.stack.start_web("web")
         self.app, self.base = children[0], web.url  # children[0]: granian, the API server
-        self.stack.start_reconciler()
+        self.stack.start_background()
         warm = fixtures.create_polls(1, title="Warm-up")[0]
         self.audit(http_figures.warm_up(self.stack, self.base, self.tokens, warm, say=self.say))
         self.servers()
+        self.phase(
+            f"reference app: a typical DRF backend (gunicorn x{reference_harness.WORKERS} sync,"
+            " JWT, results cached 30 s), on the same PostgreSQL and Redis"
+        )
+        self.reference = reference_harness.start(
+            self.stack,
+            voters=self.cfg.voters,
+            polls=self.cfg.vote_polls + 1,  # the last one is read in figure 3
+            preload_voters=self.cfg.small_preload,
+            say=self.say,
+        )
         self.http_votes()
         self.http_results()
         self.freshness()
@@ -235,12 +248,21 @@ class Bench:
         cfg = self.cfg
         self.phase(
             f"2. HTTP votes: wrk -t{cfg.threads} -c{cfg.connections}, {cfg.window}s a run, "
-            f"{cfg.rounds} rounds of (no-op POST, vote)"
+            f"{cfg.rounds} rounds of (no-op POST, vote, the reference app's vote)"
         )
         polls = fixtures.create_polls(cfg.vote_polls, title="HTTP votes")
-        votes = http_figures.votes(self.stack, self.base, self.tokens, polls, cfg=cfg, say=self.say)
+        votes = http_figures.votes(
+            self.stack,
+            self.base,
+            self.tokens,
+            polls,
+            reference=self.reference,
+            cfg=cfg,
+            say=self.say,
+        )
         self.out["http_votes"] = votes
         self.audit(votes["audit"])
+        self.audit(votes["reference_audit"])
 
     def http_results(self):
         cfg = self.cfg
@@ -253,19 +275,36 @@ class Bench:
         ]
         for p in preloads:
             self.say(f"  {p}")
-        self.phase("3. results reads under voting, against the no-op GET")
+        ref_poll = self.reference.polls[-1]
+        reference_harness.preload(self.reference, ref_poll, cfg.small_preload)
+        self.phase("3. results reads under voting, against the no-op GET and the reference app")
         old_base = self.server_bases[servers.OLD_ASGI]
+        Read = http_figures.Read
         reads = [
-            ("results 1k", f"/api/v1/polls/{small.id}/results", small, cfg.small_preload, None),
-            ("no-op GET", http_figures.NOOP_GET, other, 0, None),
-            ("results 1M", f"/api/v1/polls/{big.id}/results", big, cfg.big_preload, None),
+            Read("results 1k", f"/api/v1/polls/{small.id}/results", small, cfg.small_preload),
+            Read("no-op GET", http_figures.NOOP_GET, other),
+            Read("results 1M", f"/api/v1/polls/{big.id}/results", big, cfg.big_preload),
             # The same read on the configuration this replaced, under the same voting.
-            (
+            Read(
                 "results 1k, before",
                 f"/api/v1/polls/{small_before.id}/results",
                 small_before,
                 cfg.small_preload,
-                old_base,
+                base=old_base,
+            ),
+            # A typical DRF backend's results, while its own votes arrive at the same pace.
+            Read(
+                "reference results 1k",
+                self.reference.results_path(ref_poll),
+                ref_poll,
+                cfg.small_preload,
+                base=self.reference.base,
+                votes_to=(
+                    self.reference.base,
+                    reference_harness.VOTE_PATH,
+                    self.reference.tokens,
+                    partial(reference_harness.audit, self.reference),
+                ),
             ),
         ]
         runs, audits = http_figures.results(
@@ -273,20 +312,28 @@ class Bench:
         )
         for a in audits:
             self.audit(a)
-        small_reads, noop, big_reads, old_reads = (runs[label]["reads"] for label, *_ in reads)
+        small_reads, noop, big_reads, old_reads, ref_reads = (
+            runs[read.label]["reads"] for read in reads
+        )
         self.out["http_results"] = {
             "preloads": preloads,
             "runs": runs,
             "results_rate": small_reads["rate"],
             "noop_rate": noop["rate"],
             "rate_ratio": ratio(small_reads["rate"], noop["rate"]),
+            "results_p50_ms": small_reads["p50_ms"],
             "results_p99_ms": small_reads["p99_ms"],
+            "noop_p50_ms": noop["p50_ms"],
             "noop_p99_ms": noop["p99_ms"],
             "p99_1k_ms": small_reads["p99_ms"],
             "p99_1m_ms": big_reads["p99_ms"],
             "p99_ratio": ratio(big_reads["p99_ms"], small_reads["p99_ms"]),
             "old_results_rate": old_reads["rate"],
             "vs_old_ratio": ratio(small_reads["rate"], old_reads["rate"]),
+            "reference_rate": ref_reads["rate"],
+            "reference_p50_ms": ref_reads["p50_ms"],
+            "reference_p99_ms": ref_reads["p99_ms"],
+            "vs_reference": ratio(small_reads["rate"], ref_reads["rate"]),
         }
 
     def freshness(self):

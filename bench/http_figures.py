@@ -6,10 +6,13 @@ results read's anonymity), so a ratio says what the vote or the read itself cost
 """
 
 import time
+from dataclasses import dataclass
+from functools import partial
 
 from bench import audit, http_load
 from bench.fixtures import write_wrk_data
-from bench.stats import mean, ratio
+from bench.reference import harness as reference_harness
+from bench.stats import mean, merged_percentile, ratio
 
 NOOP_GET = "/api/v1/bench/noop-results"
 
@@ -50,21 +53,30 @@ def warm_up(stack, base, tokens, poll, *, say):
     return audit.phase(stack, "warm-up", [poll.id], created=loads[1].expected)
 
 
-def votes(stack, base, tokens, polls, *, cfg, say):
-    """Figure 2: rounds of (no-op POST, real vote), alternating so drifts hit both.
-    Each round votes in its own polls: a (poll, voter) pair is never sent twice."""
+def votes(stack, base, tokens, polls, *, reference, cfg, say):
+    """Figure 2: rounds of (no-op POST, real vote, the reference app's vote), alternating
+    so drifts hit all three. Each round votes in its own polls: a (poll, voter) pair is
+    never sent twice."""
     per_round = len(polls) // cfg.rounds
-    loads = {"noop": [], "vote": []}
+    ref_per_round = len(reference.polls) // cfg.rounds
+    loads = {"noop": [], "vote": [], "reference": []}
     for r in range(cfg.rounds):
-        data = write_wrk_data(
-            stack.tmp / f"votes-{r}.txt", tokens, polls[r * per_round : (r + 1) * per_round]
+        mine = polls[r * per_round : (r + 1) * per_round]
+        data = write_wrk_data(stack.tmp / f"votes-{r}.txt", tokens, mine)
+        ref_polls = reference.polls[r * ref_per_round : (r + 1) * ref_per_round]
+        ref_data = write_wrk_data(stack.tmp / f"ref-votes-{r}.txt", reference.tokens, ref_polls)
+        runs = (
+            ("noop", base, "noop-vote", data, ""),
+            ("vote", base, "vote", data, ""),
+            ("reference", reference.base, "vote", ref_data, reference_harness.VOTE_PATH),
         )
-        for key, mode in (("noop", "noop-vote"), ("vote", "vote")):
+        for key, target, mode, wrk_data, path in runs:
             load = http_load.run(
-                base,
-                label=f"{mode} #{r + 1}",
+                target,
+                label=f"{key} #{r + 1}",
                 mode=mode,
-                data=data,
+                data=wrk_data,
+                path=path,
                 window=cfg.window,
                 threads=cfg.threads,
                 connections=cfg.connections,
@@ -72,72 +84,103 @@ def votes(stack, base, tokens, polls, *, cfg, say):
             loads[key].append(load)
             say(_line(load))
     created = sum(load.expected for load in loads["vote"])
+    ref_created = sum(load.expected for load in loads["reference"])
+    summary = {key: _summary(runs) for key, runs in loads.items()}
     return {
-        "vote": _summary(loads["vote"]),
-        "noop": _summary(loads["noop"]),
-        "ratio": ratio(
-            mean([x.ok_rate for x in loads["vote"]]), mean([x.ok_rate for x in loads["noop"]])
-        ),
-        "runs": [x.as_dict() for x in loads["vote"] + loads["noop"]],
+        **summary,
+        "ratio": ratio(summary["vote"]["rate"], summary["noop"]["rate"]),
+        "vs_reference": ratio(summary["vote"]["rate"], summary["reference"]["rate"]),
+        "runs": [x.as_dict() for runs in loads.values() for x in runs],
         "audit": audit.phase(stack, "HTTP votes", [p.id for p in polls], created=created),
+        "reference_audit": reference_harness.audit(
+            reference, "reference votes", [p.id for p in reference.polls], created=ref_created
+        ),
     }
 
 
 def _summary(loads):
-    """Means over the rounds; errors summed."""
+    """The rate: the mean over the rounds. p50 and p99: from the rounds' latencies merged
+    into one distribution (one round's spike counts for its share of the answers).
+    Errors summed."""
     return {
         "rate": mean([x.ok_rate for x in loads]),
-        "p50_ms": mean([x.p50_ms for x in loads]),
-        "p99_ms": mean([x.p99_ms for x in loads]),
+        "p50_ms": merged_percentile(loads, 50),
+        "p99_ms": merged_percentile(loads, 99),
         "errors": sum(x.errors for x in loads),
         "ok": sum(x.expected for x in loads),
         "rounds": len(loads),
     }
 
 
+@dataclass
+class Read:
+    """One read of figure 3: GETs of `path` on `base` (None: the shipped web tier) while
+    paced votes go to `voted` (its votes preloaded there) on `votes_to`, a (base, vote
+    path, tokens, audit) of its own for the reference app."""
+
+    label: str
+    path: str
+    voted: object  # PollFixture
+    preloaded: int = 0
+    base: str | None = None
+    votes_to: tuple | None = None
+
+
 def results(stack, base, tokens, reads, *, cfg, say):
     """Figure 3: reads at full speed while a paced background load votes.
 
-    `reads` is [(label, path, poll voted on meanwhile, votes preloaded there, base of
-    the reads or None for `base`)]. The results reads vote on the poll being read, so
-    every vote invalidates its cached tally: the worst case for the cache. The no-op
-    read gets the same background load on a poll of its own. Votes always go to `base`.
-    cfg.rounds rounds, each running every read in turn, so a drift of the shared machine
-    hits them all (one 8 s round each gave a 1M / 1k p99 ratio anywhere from 0.67 to
-    1.31 with the read's code unchanged). Each round votes with its own share of the
-    voters: a (poll, voter) pair is never sent twice.
+    The results reads vote on the poll being read, so every vote changes the results
+    being read: the worst case for the cache. The no-op read gets the same background
+    load on a poll of its own, and the reference app's read on one of its own polls
+    through its own vote endpoint. cfg.rounds rounds, each running every read in turn,
+    so a drift of the shared machine hits them all (one 8 s round each gave a 1M / 1k
+    p99 ratio anywhere from 0.67 to 1.31 with the read's code unchanged). Each round
+    votes with its own share of the voters: a (poll, voter) pair is never sent twice.
     """
-    rounds = {label: [] for label, *_ in reads}  # (reads, background votes) per round
+    rounds = {read.label: [] for read in reads}  # (reads, background votes) per round
     for r in range(cfg.rounds):
-        voters = tokens[r :: cfg.rounds]
-        for label, path, voted, _, read_base in reads:
-            data = write_wrk_data(stack.tmp / f"bg-{label}-{r}.txt", voters, [voted])
+        for read in reads:
+            vote_base, vote_path, voters, _ = read.votes_to or (base, "", tokens, None)
+            data = write_wrk_data(
+                stack.tmp / f"bg-{read.label}-{r}.txt", voters[r :: cfg.rounds], [read.voted]
+            )
             load, bg = _read_under_voting(
-                read_base or base, path, base, data, label=f"{label} #{r + 1}", cfg=cfg
+                read.base or base,
+                read.path,
+                vote_base,
+                vote_path,
+                data,
+                label=f"{read.label} #{r + 1}",
+                cfg=cfg,
             )
             say(_line(load))
             say(_line(bg))
-            rounds[label].append((load, bg))
+            rounds[read.label].append((load, bg))
     out, audits = {}, []
-    for label, _, voted, preloaded, _ in reads:
-        out[label] = {
-            "reads": _summary([load for load, _ in rounds[label]]),
-            "runs": [x.as_dict() for pair in rounds[label] for x in pair],
+    for read in reads:
+        pairs = rounds[read.label]
+        out[read.label] = {
+            "reads": _summary([load for load, _ in pairs]),
+            "votes": _summary([bg for _, bg in pairs]),
+            "runs": [x.as_dict() for pair in pairs for x in pair],
         }
-        created = sum(bg.expected for _, bg in rounds[label])
-        phase = f"results: {label}"
-        audits.append(audit.phase(stack, phase, [voted.id], created=created, preloaded=preloaded))
+        created = sum(bg.expected for _, bg in pairs)
+        check = read.votes_to[3] if read.votes_to else partial(audit.phase, stack)
+        phase = f"results: {read.label}"
+        audits.append(check(phase, [read.voted.id], created=created, preloaded=read.preloaded))
     return out, audits
 
 
-def _read_under_voting(read_base, path, vote_base, data, *, label, cfg):
+def _read_under_voting(read_base, path, vote_base, vote_path, data, *, label, cfg):
     """One run of figure 3: GETs of `path` at full speed while paced votes (from the
-    wrk data file `data`) go to `vote_base`; returns (reads, background votes)."""
+    wrk data file `data`) go to `vote_base` (at `vote_path`, or the poll service's own);
+    returns (reads, background votes)."""
     background = http_load.start(
         vote_base,
         label=f"{label} background votes",
         mode="vote",
         data=data,
+        path=vote_path,
         window=cfg.window + 2,
         threads=1,
         connections=cfg.bg_connections,

@@ -57,6 +57,9 @@ class Load:
     exhausted: bool = False
     connections: int = 0
     expected: int = 0  # responses with the expected status (201 for votes, 200 for reads)
+    min_ms: float = 0.0
+    # [(percentile, ms)], fine in the tail: what stats.merged_percentile merges runs from
+    quantiles: list = field(default_factory=list)
 
     @property
     def errors(self):
@@ -76,7 +79,8 @@ class Load:
 
 
 def start(base, *, label, mode, data="-", window, threads, connections, pace_ms=0, path=""):
-    """Start wrk in the background; finish(handle) waits and parses."""
+    """Start wrk in the background; finish(handle) waits and parses. `path` is the GET's
+    path, or for votes a path with {poll} in it (else the poll service's own)."""
     args = [
         "wrk",
         f"-t{threads}",
@@ -146,4 +150,6 @@ def _parse(raw, label, connections, expected_status):
         exhausted=any(t["exhausted"] for t in threads),
         connections=connections,
         expected=expected,
+        min_ms=lat["min"] / 1000,
+        quantiles=[(p, us / 1000) for p, us in lat["quantiles"]],
     )

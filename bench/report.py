@@ -100,6 +100,26 @@ def _ms(x):
     return "n/a" if x is None else f"{x:.1f} ms"
 
 
+def _against_reference(figure, ours, ref, rate_ratio, goal):
+    """A goal row against the reference app: `goal` times its rate, p99 no worse."""
+    met = (
+        rate_ratio is not None
+        and rate_ratio >= goal
+        and ours["p99_ms"] is not None
+        and ref["p99_ms"] is not None
+        and ours["p99_ms"] <= ref["p99_ms"]
+    )
+    return (
+        f"{figure} / the reference DRF app's",
+        f"{ours['rate']:.0f} / {ref['rate']:.0f} per s = "
+        + ("n/a" if rate_ratio is None else f"{rate_ratio:.2f}x")
+        + f"; p50 {_ms(ours['p50_ms'])} / {_ms(ref['p50_ms'])}"
+        f", p99 {_ms(ours['p99_ms'])} / {_ms(ref['p99_ms'])}",
+        f">= {goal:g}x, p99 no worse",
+        met,
+    )
+
+
 def goals(run):
     """Every goal of the issue: (figure, measured, goal, met)."""
     rows = []
@@ -131,22 +151,44 @@ def goals(run):
         )
     )
     votes = run["http_votes"]
+    vote, noop, ref = votes["vote"], votes["noop"], votes["reference"]
     rows.append(
         (
             "2 HTTP votes / no-op POST",
-            f"{votes['vote']['rate']:.0f} / {votes['noop']['rate']:.0f} per s = "
-            f"{_pct(votes['ratio'])}",
+            f"{vote['rate']:.0f} / {noop['rate']:.0f} per s = {_pct(votes['ratio'])}"
+            f" (p50 {_ms(vote['p50_ms'])} / {_ms(noop['p50_ms'])},"
+            f" p99 {_ms(vote['p99_ms'])} / {_ms(noop['p99_ms'])})",
             ">= 80 %",
             votes["ratio"] is not None and votes["ratio"] >= 0.80,
         )
     )
+    rows.append(_against_reference("2 votes", vote, ref, votes["vs_reference"], 2.0))
     res = run["http_results"]
     rows.append(
         (
             "3 results / no-op GET, under voting",
-            f"{res['results_rate']:.0f} / {res['noop_rate']:.0f} per s = {_pct(res['rate_ratio'])}",
+            f"{res['results_rate']:.0f} / {res['noop_rate']:.0f} per s = {_pct(res['rate_ratio'])}"
+            f" (p50 {_ms(res['results_p50_ms'])} / {_ms(res['noop_p50_ms'])},"
+            f" p99 {_ms(res['results_p99_ms'])} / {_ms(res['noop_p99_ms'])})",
             ">= 90 %",
             res["rate_ratio"] is not None and res["rate_ratio"] >= 0.90,
+        )
+    )
+    rows.append(
+        _against_reference(
+            "3 results under voting",
+            {
+                "rate": res["results_rate"],
+                "p50_ms": res["results_p50_ms"],
+                "p99_ms": res["results_p99_ms"],
+            },
+            {
+                "rate": res["reference_rate"],
+                "p50_ms": res["reference_p50_ms"],
+                "p99_ms": res["reference_p99_ms"],
+            },
+            res["vs_reference"],
+            1.5,
         )
     )
     rows.append(

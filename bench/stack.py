@@ -19,7 +19,7 @@ import httpx
 import psycopg2
 
 from devstack.postgres import ensure_database, start_postgres
-from devstack.processes import Child, free_port, stop_all, wait_until
+from devstack.processes import Child, free_port, port_in_use, stop_all, wait_until
 from devstack.redis import start_redis
 from devstack.web import WebSizing, WebTier
 from pollsite.defaults import embedded_database_url, embedded_redis_url
@@ -95,7 +95,7 @@ class Stack:
 
     def start_web(self, name, *, env=None, request_log=None):
         """The web tier exactly as `make run` starts it (WebTier: nginx in front of
-        granian and uvicorn), plus the reconciler; returns (tier, its children)."""
+        granian and uvicorn), plus the background commands; returns (tier, its children)."""
         env = {**self.env, **(env or {})}
         web = WebTier(
             port=free_port(),
@@ -113,22 +113,36 @@ class Stack:
         self.children.extend(children)
         return web, children
 
-    def start_reconciler(self):
-        args = [sys.executable, str(BASE_DIR / "manage.py"), "reconcile_results"]
-        child = Child("reconciler", args, env=self.env, log=self.tmp / "reconciler.log")
-        self.children.append(child)
-        return child
+    def start_background(self):
+        """The background commands `make run` starts beside the web tier (devstack/run.py),
+        so that their bursts weigh on the figures as they would in production."""
+        for name, *command in (
+            ("reconciler", "reconcile_results"),
+            ("refresher", "refresh_results", "--every", "5"),
+        ):
+            args = [sys.executable, str(BASE_DIR / "manage.py"), *command]
+            self.children.append(Child(name, args, env=self.env, log=self.tmp / f"{name}.log"))
 
-    def start_server(self, name, args_for_port, *, env=None):
-        """A candidate app server on a free port: args_for_port(port) is its command."""
+    def start_server(self, name, args_for_port, *, env=None, ready_path="/readyz"):
+        """A candidate app server on a free port: args_for_port(port) is its command. It
+        is up when ready_path answers 200 (or, with None, when the port takes connections)."""
         port = free_port()
         child = Child(
             name, args_for_port(port), env={**self.env, **(env or {})}, log=self.tmp / f"{name}.log"
         )
         self.children.append(child)
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _ready(base), child, name, timeout=60)
+        if ready_path is None:
+            wait_until(lambda: port_in_use(port), child, name, timeout=60)
+        else:
+            wait_until(lambda: _ready(base + ready_path), child, name, timeout=60)
         return child, base
+
+    def run(self, args, *, env):
+        """A command that must succeed, its output in the stack's log folder."""
+        log = self.tmp / "commands.log"
+        with open(log, "ab") as out:
+            subprocess.run(args, env=env, check=True, stdout=out, stderr=subprocess.STDOUT)
 
     def stop_child(self, child):
         child.stop()
@@ -175,8 +189,8 @@ class Stack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _ready(base):
+def _ready(url):
     try:
-        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+        return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False

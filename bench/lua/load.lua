@@ -1,7 +1,8 @@
 -- wrk script for every HTTP load of `make bench` (bench/http_load.py runs it).
 --
 -- wrk -s load.lua URL -- DATAFILE MODE WINDOW_S PACE_MS NTHREADS [PATH]
---   MODE vote:      POST /api/v1/polls/{poll}/votes, a distinct (poll, voter) pair each
+--   MODE vote:      POST /api/v1/polls/{poll}/votes (or PATH, with {poll} replaced: the
+--                   reference app's vote), a distinct (poll, voter) pair each
 --   MODE noop-vote: POST /api/v1/bench/noop-vote, same tokens and bodies
 --   MODE get:       GET PATH (results or the no-op GET), anonymous
 --
@@ -91,8 +92,10 @@ function request()
   local poll = polls[math.floor(n / L) + 1]
   local option = poll.options[(n % #poll.options) + 1]
   json_headers["Authorization"] = "Bearer " .. mine[(n % L) + 1]
-  local path = (mode == "vote") and ("/api/v1/polls/" .. poll.id .. "/votes")
-      or "/api/v1/bench/noop-vote"
+  local path = "/api/v1/bench/noop-vote"
+  if mode == "vote" then
+    path = (get_path ~= "" and get_path or "/api/v1/polls/{poll}/votes"):gsub("{poll}", poll.id)
+  end
   return wrk.format("POST", path, json_headers, '{"option_id":' .. option .. '}')
 end
 
@@ -125,6 +128,14 @@ function done(summary, latency, requests)
       exhausted = thread:get("exhausted"),
     }
   end
+  -- The latency distribution as a grid of quantiles, fine in the tail, so that several
+  -- runs can be merged into one distribution (bench/stats.py) and its p99 read from it.
+  local grid = {}
+  for p = 1, 89 do table.insert(grid, p) end
+  for p = 900, 989 do table.insert(grid, p / 10) end
+  for p = 9900, 9999 do table.insert(grid, p / 100) end
+  local quantiles = {}
+  for i, p in ipairs(grid) do quantiles[i] = "[" .. p .. "," .. latency:percentile(p) .. "]" end
   local result = {
     threads = per_thread,
     latency_us = {
@@ -133,6 +144,8 @@ function done(summary, latency, requests)
       p99 = latency:percentile(99),
       max = latency.max,
       mean = latency.mean,
+      min = latency.min,
+      quantiles = "[" .. table.concat(quantiles, ",") .. "]",
     },
     completed = summary.requests,
     errors = summary.errors,
