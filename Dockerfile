@@ -19,7 +19,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     STATIC_ROOT=/app/staticfiles \
     PORT=8000 \
     WEB_CONCURRENCY=2 \
-    WEB_THREADS=8
+    WEB_THREADS=4
 RUN useradd --system --uid 10001 --home-dir /app app
 WORKDIR /app
 COPY --from=build /opt/venv /opt/venv

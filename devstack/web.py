@@ -25,11 +25,14 @@ class WebSizing:
     """How many processes and threads the web tier runs; README, "Serving", explains."""
 
     api_workers: int = 2  # granian processes: one per core
-    # Per process; each holds one PostgreSQL connection. 8, not granian's suggested
-    # 2 x cores + 1: a vote spends most of its time waiting on its commit's fsync, and
-    # 8 threads served 69-74 % of the no-op POST's rate where 4 served 44-54 % (two
-    # alternating rounds on 2 cores); reads were the same. granian warns at start.
-    api_threads: int = 8
+    # Per process; each holds one PostgreSQL connection. 4, not 8: on 2 cores, 8 threads
+    # per worker made every request queue for the GIL, and reads' p99 grew 1.4 to 2.8x
+    # (results under voting: 70-142 ms against 51-55 ms with 4) while votes, which now
+    # wait for one database call, not three, went no faster (477-526/s against
+    # 473-522/s; alternating rounds, README "Serving"). Past the threads,
+    # requests wait in granian's queue, in order, instead of in the GIL's. (granian's
+    # default is hundreds of threads, each of which would keep a connection.)
+    api_threads: int = 4
     stream_workers: int = 1  # uvicorn processes: 1,000+ subscribers each
 
     @classmethod
