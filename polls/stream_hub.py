@@ -87,14 +87,16 @@ class Hub:
 
     async def _broadcast(self, poll_id):
         del self._pending[poll_id]
-        self._last_sent[poll_id] = self._loop.time()
         try:
             frame = await sync_to_async(results_frame, thread_sensitive=False)(poll_id)
         except Exception:
             logger.exception("could not read results for poll %s", poll_id)
             return
         if frame is None or not frame.follows(self._last_frame.get(poll_id)):
-            return  # nothing new: a repeated wake-up, or a refresh that found no change
+            return  # nothing new: a repeated wake-up, or a reread that found no change
+        # Only a frame sent counts for the coalescing: a reread that found nothing must
+        # not hold back the next change.
+        self._last_sent[poll_id] = self._loop.time()
         if poll_id in self._subscribers:
             self._last_frame[poll_id] = frame
         for queue in list(self._subscribers.get(poll_id, ())):
