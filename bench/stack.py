@@ -113,13 +113,13 @@ class Stack:
         self.children.extend(children)
         return web, children
 
-    def start_background(self):
+    def start_background(self, *, refresher=True):
         """The background commands `make run` starts beside the web tier (devstack/run.py),
         so that their bursts weigh on the figures as they would in production."""
-        for name, *command in (
-            ("reconciler", "reconcile_results"),
-            ("refresher", "refresh_results", "--every", "5"),
-        ):
+        commands = [("reconciler", "reconcile_results")]
+        if refresher:
+            commands.append(("refresher", "refresh_results", "--every", "5"))
+        for name, *command in commands:
             args = [sys.executable, str(BASE_DIR / "manage.py"), *command]
             self.children.append(Child(name, args, env=self.env, log=self.tmp / f"{name}.log"))
 
