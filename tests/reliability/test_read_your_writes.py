@@ -10,18 +10,15 @@ import pytest
 
 from tests.support.freshness import Load
 from tests.support.voters import verified_tokens
-from tests.support.votes import options_of
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 
 def test_no_read_misses_a_vote_acknowledged_before_it(web_server, make_poll, figure):
-    poll = make_poll()
-    load = Load(
-        vote_bases=[web_server.url],
-        read_bases=[web_server.url],
-        poll_id=poll.pk,
-        option_id=options_of(poll)["Ada"],
+    load = Load.on(
+        make_poll(),
+        votes_to=[web_server.url],
+        reads_from=[web_server.url],
         tokens=verified_tokens(1500),
         voters=4,
         readers=6,

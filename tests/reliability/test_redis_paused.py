@@ -9,35 +9,24 @@ tests/reliability/test_cache_faults.py.)"""
 
 import time
 
-import httpx
 import pytest
 
 from tests.support import stack
-from tests.support.freshness import BOUND_S, Load
-from tests.support.stack import app_env
+from tests.support.freshness import Load, report_and_check
 from tests.support.voters import verified_tokens
-from tests.support.votes import options_of, tally_audit
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 PAUSE_S = 10
 
 
 def test_it_serves_no_read_staler_than_the_bound_through_a_redis_pause(make_poll, scratch, figure):
-    redis = stack.Redis(scratch).start()
-    env = app_env(REDIS_URL=redis.url)
-    server = stack.AppServer(env, log=scratch / "app.log", workers=2)
-    reconciler = stack.manage_child(
-        "reconciler", ["reconcile_results"], env=env, log=scratch / "reconciler.log"
-    )
-    poll = make_poll()
-    load = Load(
-        vote_bases=[server.url],
-        read_bases=[server.url],
-        poll_id=poll.pk,
-        option_id=options_of(poll)["Ada"],
-        tokens=verified_tokens(1500),
-    )
-    try:
+    with stack.app_with_own_redis(scratch) as (redis, server):
+        load = Load.on(
+            make_poll(),
+            votes_to=[server.url],
+            reads_from=[server.url],
+            tokens=verified_tokens(1500),
+        )
         with load:
             time.sleep(3)
             redis.pause()
@@ -46,33 +35,5 @@ def test_it_serves_no_read_staler_than_the_bound_through_a_redis_pause(make_poll
             redis.resume()
             resumed = time.monotonic()
             time.sleep(5)
-        final = httpx.get(f"{server.url}/api/v1/polls/{poll.pk}/results", timeout=30).json()
-    finally:
-        redis.resume()
-        reconciler.stop()
-        server.stop()
-        redis.stop()
-    counted, ballots, drift = tally_audit()
-    staleness = load.timeline.staleness(recovered_at=resumed)
-    after = [
-        s
-        for (started, _), s in zip(load.timeline.reads, staleness, strict=True)
-        if started >= resumed
-    ]
-    figure(
-        "redis_paused",
-        pause_s=PAUSE_S,
-        votes_201=load.votes[201],
-        vote_errors=load.vote_errors,
-        reads=sum(load.reads.values()),
-        read_errors=load.read_errors,
-        stale_reads=sum(1 for s in staleness if s > 0),
-        stale_reads_after_resume=sum(1 for s in after if s > 0),
-        max_staleness_ms=round(1000 * max(staleness, default=0)),
-        final_total=final["total_votes"],
-        rows=ballots,
-        drift=drift,
-    )
-    assert load.vote_errors == 0 and load.read_errors == 0, (load.votes, load.reads)
-    assert max(staleness) <= BOUND_S, sorted(staleness)[-5:]
-    assert final["total_votes"] == load.votes[201] == ballots == counted and drift == 0
+        final = load.final_total(server.url)
+    report_and_check(load, final, figure, "redis_paused", recovered_at=resumed, pause_s=PAUSE_S)

@@ -15,7 +15,7 @@ from collections import Counter
 
 import httpx
 
-from tests.support.votes import cast
+from tests.support.votes import cast, options_of, tally_audit
 
 # docs/api-contract.md, "Results": once Redis answers again, no read is staler than this.
 BOUND_S = 1.0
@@ -58,6 +58,23 @@ class Load:
     """Voters and readers against live servers, recorded on a Timeline. Voters take turns
     over `vote_bases` and readers over `read_bases` (several app nodes), each thread
     with its own kept connection; every voter has its own slice of `tokens`."""
+
+    @classmethod
+    def on(cls, poll, *, votes_to, reads_from, tokens, **sizes):
+        """Votes for the poll's first option (Ada) to `votes_to`, reads from `reads_from`."""
+        return cls(
+            vote_bases=votes_to,
+            read_bases=reads_from,
+            poll_id=poll.pk,
+            option_id=options_of(poll)["Ada"],
+            tokens=tokens,
+            **sizes,
+        )
+
+    def final_total(self, base):
+        return httpx.get(f"{base}/api/v1/polls/{self.poll_id}/results", timeout=30).json()[
+            "total_votes"
+        ]
 
     def __init__(self, *, vote_bases, read_bases, poll_id, option_id, tokens, **sizes):
         self.vote_bases, self.read_bases = vote_bases, read_bases
@@ -131,3 +148,33 @@ class Load:
                 self.reads[response.status_code] += 1
                 if response.status_code == 200:
                     self.timeline.read(started, response.json()["total_votes"])
+
+
+def report_and_check(load, final, figure, name, *, recovered_at, **figures):
+    """After a cache fault: print the figure, then hold the run to the contract: no vote
+    or read failed, no read staler than BOUND_S once the cache was back, the results
+    equal to the rows, no drift."""
+    counted, ballots, drift = tally_audit()
+    staleness = load.timeline.staleness(recovered_at=recovered_at)
+    after = [
+        s
+        for (started, _), s in zip(load.timeline.reads, staleness, strict=True)
+        if started >= recovered_at
+    ]
+    figure(
+        name,
+        **figures,
+        votes_201=load.votes[201],
+        vote_errors=load.vote_errors,
+        reads=sum(load.reads.values()),
+        read_errors=load.read_errors,
+        stale_reads=sum(1 for s in staleness if s > 0),
+        stale_reads_after_recovery=sum(1 for s in after if s > 0),
+        max_staleness_ms=round(1000 * max(staleness, default=0)),
+        final_total=final,
+        rows=ballots,
+        drift=drift,
+    )
+    assert load.vote_errors == 0 and load.read_errors == 0, (load.votes, load.reads)
+    assert max(staleness) <= BOUND_S, sorted(staleness)[-5:]
+    assert final == load.votes[201] == ballots == counted and drift == 0

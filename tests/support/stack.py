@@ -1,6 +1,7 @@
 """Dedicated servers for fault-injection tests: a PostgreSQL, a Redis and an app server of
 their own, which a test may stop or SIGKILL without touching the session's stack."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -130,6 +131,32 @@ class AppServer:
     def stop(self):
         stop_all(self.children)
         self.children = []
+
+
+@contextlib.contextmanager
+def app_with_own_redis(directory, *, via=None, workers=2):
+    """A Redis of its own, the web tier on it (through via(redis), a URL, if given: a
+    partition's proxy, say) and the reconciler beside it (on the Redis itself): the
+    stack the cache-fault tests break. Yields (redis, server); everything stops
+    afterwards, a paused Redis included."""
+    redis = Redis(directory).start()
+    server = reconciler = None
+    try:
+        redis_url = via(redis) if via else redis.url
+        server = AppServer(app_env(REDIS_URL=redis_url), log=directory / "app.log", workers=workers)
+        reconciler = manage_child(
+            "reconciler",
+            ["reconcile_results"],
+            env=app_env(REDIS_URL=redis.url),
+            log=directory / "reconciler.log",
+        )
+        yield redis, server
+    finally:
+        for part in (reconciler, server):
+            if part is not None:
+                part.stop()
+        redis.resume()
+        redis.stop()
 
 
 def manage_child(name, args, *, env, log):
