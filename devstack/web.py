@@ -163,8 +163,11 @@ class WebTier:
         return self.log_dir / f"{name}.log" if self.log_dir else None
 
     def start_api(self):
+        # Its threads less one may wait on PostgreSQL at once: one is left for what needs
+        # no database, /healthz first (pollsite/db_backend).
+        env = {"DB_CONCURRENCY": str(max(1, self.sizing.api_threads - 1)), **self.env}
         child = Child(
-            "api", api_server_args(self.api_port, self.sizing), env=self.env, log=self._log("api")
+            "api", api_server_args(self.api_port, self.sizing), env=env, log=self._log("api")
         )
         url = f"http://127.0.0.1:{self.api_port}/healthz"
         wait_until(lambda: http_ready(url), child, "the API server (granian)", timeout=60)

@@ -6,10 +6,11 @@ import hashlib
 import secrets
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
@@ -151,7 +152,7 @@ def _refuse_if_closed(poll):
 CAST_VOTE = """
     SELECT user_id, verified, cast_at FROM polls_cast_vote(
         %(token_key)s, %(digest)s, %(poll_id)s, %(option_id)s, %(receipt)s,
-        %(key)s, %(request_hash)s
+        %(key)s, %(request_hash)s, %(not_after)s
     )
 """
 
@@ -176,6 +177,8 @@ def vote_cast(*, credentials, poll_id, option_id, idempotency_key=None) -> VoteR
         "receipt": receipt,
         "key": idempotency_key,
         "request_hash": request_hash,
+        # Past this the database refuses the vote (settings, DB_VOTE_DEADLINE_SECONDS).
+        "not_after": timezone.now() + timedelta(seconds=settings.DB_VOTE_DEADLINE_SECONDS),
     }
     try:
         # Outside a transaction the statement is its own (no BEGIN/COMMIT round trips);
@@ -183,6 +186,11 @@ def vote_cast(*, credentials, poll_id, option_id, idempotency_key=None) -> VoteR
         with _savepoint_if_in_transaction(), connection.cursor() as cursor:
             cursor.execute(CAST_VOTE, params)
             answer = cursor.fetchone()
+    except OperationalError:
+        # Not a refusal of this vote but the database out of reach, slow or frozen (a
+        # timeout, a lost connection, the deadline): asking it anything more would wait
+        # again. The vote is not counted; the API answers 503.
+        raise
     except DatabaseError as refused:
         # The token was good: the statement reached the INSERT. A retry must get the
         # first answer whatever refuses it now: the vote it repeats (already_voted), or

@@ -170,9 +170,54 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = envint(
     "DB_CONNECT_TIMEOUT", 5, minimum=1
 )
 DATABASES["default"]["TEST"] = {"NAME": "test_polls"}
-# Start each connection in UTC: Django then skips its SET TIME ZONE round trip on every
-# new connection. (A pooler that refuses startup options needs this line dropped.)
-DATABASES["default"]["OPTIONS"]["options"] = "-c timezone=UTC"
+
+# Bounded waits (README, "Serving"): every connection starts with the server's limits, so
+# no statement waits on a lock or a slow server longer than the front waits on the app
+# (nginx: 30 s); a vote refused by them is rolled back and answers 503. The jobs whose
+# statements may run long raise them on their own connection
+# (DatabaseWrapper.allow_long_statements: the refresher, migrations).
+DB_STATEMENT_TIMEOUT_MS = envint("DB_STATEMENT_TIMEOUT_MS", 5000, minimum=0)
+DB_LOCK_TIMEOUT_MS = envint("DB_LOCK_TIMEOUT_MS", 2000, minimum=0)
+DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = envint("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 10000, minimum=0)
+# PostgreSQL 17 and later; 0 leaves it out, for an older server.
+DB_TRANSACTION_TIMEOUT_MS = envint("DB_TRANSACTION_TIMEOUT_MS", 10000, minimum=0)
+# The same on the client's side, for a server that cannot enforce its own (frozen: its
+# timers do not run): a statement still waiting after this many seconds has its socket
+# shut down and fails (pollsite/db_backend).
+DB_SOCKET_TIMEOUT = envfloat("DB_SOCKET_TIMEOUT", 8.0)
+# A vote that reaches its check in the database later than this after the API sent it
+# is refused there (sql/polls_cast_vote.sql): a statement the server takes up after a
+# freeze, or after a lock longer than its timeout, cannot count a vote whose client the
+# API has told 503. The gap to DB_SOCKET_TIMEOUT covers the clocks' skew between the
+# API's host and the database's, and the commit itself.
+DB_VOTE_DEADLINE_SECONDS = envfloat("DB_VOTE_DEADLINE_SECONDS", 5.0)
+if DB_SOCKET_TIMEOUT and DB_VOTE_DEADLINE_SECONDS > DB_SOCKET_TIMEOUT - 1:
+    raise ImproperlyConfigured(
+        "DB_VOTE_DEADLINE_SECONDS must be at least 1 s below DB_SOCKET_TIMEOUT"
+    )
+# At most this many statements of one process wait on the server at once (0: no limit;
+# the API server runs with its threads less one, devstack/web.py), so that a frozen
+# database cannot take every thread. A statement that finds them taken waits this long
+# for one, or not at all while a statement timed out in the last DB_SUSPECT_SECONDS.
+DB_CONCURRENCY = envint("DB_CONCURRENCY", 0, minimum=0)
+DB_GATE_WAIT_SECONDS = envfloat("DB_GATE_WAIT_SECONDS", 0.2)
+DB_SUSPECT_SECONDS = envfloat("DB_SUSPECT_SECONDS", 5.0)
+
+# Start each connection in UTC (Django then skips its SET TIME ZONE round trip on every
+# new connection) and with the limits above, as startup options: no round trip either.
+# (A pooler that refuses startup options needs them set on the database role instead:
+# ALTER ROLE ... SET statement_timeout = ..., and so on.)
+DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+    f"-c {name}={value}"
+    for name, value in (
+        ("timezone", "UTC"),
+        ("statement_timeout", DB_STATEMENT_TIMEOUT_MS),
+        ("lock_timeout", DB_LOCK_TIMEOUT_MS),
+        ("idle_in_transaction_session_timeout", DB_IDLE_IN_TRANSACTION_TIMEOUT_MS),
+        ("transaction_timeout", DB_TRANSACTION_TIMEOUT_MS),
+    )
+    if name == "timezone" or value
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

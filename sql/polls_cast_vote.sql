@@ -1,7 +1,7 @@
 -- polls_cast_vote: a vote, from the bearer token to the counted ballot, in one call.
 --
 -- Guarantees: polls_cast_vote(token_key, token_digest, poll_id, option_id, receipt
--- [, idempotency_key, request_hash]) checks the token with identity_bearer and
+-- [, idempotency_key, request_hash, not_after]) checks the token with identity_bearer and
 --   * returns no row when the token is not valid (the API answers 401);
 --   * returns (user_id, false, NULL) when its user is not a verified voter, and
 --     inserts nothing (403 not_verified);
@@ -9,14 +9,23 @@
 --     constraints and polls_vote_count decide and count exactly as for any writer,
 --     with the idempotency key (when given) in the same transaction, and returns
 --     (user_id, true, cast_at). A refusal raises the trigger's or the constraint's
---     error (polls/errors.py maps them), and nothing of the call remains.
+--     error (polls/errors.py maps them), and nothing of the call remains;
+--   * counts nothing once `not_after` has passed (by the server's clock, checked after
+--     the inserts, so after every lock wait): it raises query_canceled (57014) and the
+--     vote is rolled back. The API sets it a margin before it gives up waiting on the
+--     server (DB_SOCKET_TIMEOUT), so a statement that reaches the server late, after a
+--     freeze or behind a lock, cannot count a vote whose client was told 503.
 -- Why a function: one round trip for what was a token lookup and an INSERT, and its
 -- statements are planned once per connection (the same work as one statement cost
 -- 0.4 ms of planning per vote, EXPLAIN ANALYZE).
 -- Read by: polls.services.vote_cast.
 -- Installed by: migrations_extra 0008 (sqlfiles.apply).
 --
--- reverse: DROP FUNCTION IF EXISTS polls_cast_vote(text, text, bigint, bigint, text, text, text);
+-- reverse: DROP FUNCTION IF EXISTS polls_cast_vote(text, text, bigint, bigint, text, text, text, timestamptz);
+
+-- The version before not_after (migrations_extra 0008), which a new argument would
+-- otherwise keep as an overload.
+DROP FUNCTION IF EXISTS polls_cast_vote(text, text, bigint, bigint, text, text, text);
 
 CREATE OR REPLACE FUNCTION polls_cast_vote(
     token_key text,
@@ -25,7 +34,8 @@ CREATE OR REPLACE FUNCTION polls_cast_vote(
     option_id bigint,
     receipt text,
     idempotency_key text DEFAULT NULL,
-    request_hash text DEFAULT NULL
+    request_hash text DEFAULT NULL,
+    not_after timestamptz DEFAULT NULL
 ) RETURNS TABLE (user_id integer, verified boolean, cast_at timestamptz)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
@@ -49,6 +59,12 @@ BEGIN
     IF idempotency_key IS NOT NULL THEN
         INSERT INTO polls_idempotencykey (user_id, key, request_hash, receipt)
         VALUES (voter, idempotency_key, request_hash, receipt);
+    END IF;
+    -- clock_timestamp(), not now(): now() is when the statement began, and a frozen or
+    -- blocked statement began long before it got here.
+    IF not_after IS NOT NULL AND clock_timestamp() > not_after THEN
+        RAISE EXCEPTION 'the vote reached the database after its deadline (%)', not_after
+            USING ERRCODE = 'query_canceled';
     END IF;
     RETURN QUERY SELECT voter, true, counted_at;
 END;

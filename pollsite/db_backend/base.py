@@ -1,25 +1,94 @@
-"""Django's PostgreSQL backend with a health check that costs no round trip.
+"""Django's PostgreSQL backend, with a health check that costs no round trip, and every
+statement's wait bounded on the client side.
 
-Persistent connections (CONN_MAX_AGE) outlive a database restart, so Django can check a
-kept connection before a request's first query (CONN_HEALTH_CHECKS). Its check is a
-`SELECT 1`: a full round trip, and a transaction on the server, for every request (a
-quarter of a vote's wall time on this stack, py-spy). A kept connection sits idle between
-requests, with nothing to read (it sends no LISTEN). One that a restart, a crash or
-pg_terminate_backend() ended has something waiting: the server's last message ("FATAL:
-terminating connection due to administrator command"), or the end of the stream. So the
-check asks the socket, without waiting, whether anything is there; if so, or if libpq
-already knows the connection is closed or inside a transaction, it is closed and
-replaced before the request's first query, as with Django's own check. (libpq reads
+The health check. Persistent connections (CONN_MAX_AGE) outlive a database restart, so
+Django can check a kept connection before a request's first query (CONN_HEALTH_CHECKS).
+Its check is a `SELECT 1`: a full round trip, and a transaction on the server, for every
+request (a quarter of a vote's wall time on this stack, py-spy). A kept connection sits
+idle between requests, with nothing to read (it sends no LISTEN). One that a restart, a
+crash or pg_terminate_backend() ended has something waiting: the server's last message
+("FATAL: terminating connection due to administrator command"), or the end of the
+stream. So the check asks the socket, without waiting, whether anything is there; if so,
+or if libpq already knows the connection is closed or inside a transaction, it is closed
+and replaced before the request's first query, as with Django's own check. (libpq reads
 such a FATAL message as a mere notice and would still report the connection open.)
+
+Bounded waits. The server's own limits (statement_timeout, lock_timeout, ...; settings,
+"Bounded waits") cannot fire while the server is frozen (every process SIGSTOPped: a
+stalled host, a hung storage): its timers do not run, and the socket stays open. So:
+- a watchdog thread shuts down the socket of a statement that has waited longer than
+  DB_SOCKET_TIMEOUT: the statement fails at once with "server closed the connection",
+  which the API answers with 503 database_unavailable (pollsite/problems.py);
+- a gate lets at most DB_CONCURRENCY statements (and connection attempts) of this
+  process wait on the server at once (the API server sets it to its threads less
+  one), so a frozen database cannot take every thread: /healthz and whatever needs no
+  database keep one. A statement that finds the gate full waits DB_GATE_WAIT_SECONDS
+  for a place, or not at all while the server looks stuck (a statement has waited
+  STUCK_SECONDS already, or one timed out in the last DB_SUSPECT_SECONDS), and then
+  fails the same way: requests queued behind it are answered at once instead of each
+  waiting its turn;
+- a vote carries a deadline that the database checks before it counts it
+  (sql/polls_cast_vote.sql), DB_SOCKET_TIMEOUT - DB_VOTE_DEADLINE_SECONDS before the
+  watchdog gives up: a vote the server takes up after a freeze or a long lock is
+  refused there, so a 503 never hides a vote that went on to count.
 """
 
+import heapq
+import itertools
+import os
 import select
+import socket
+import threading
+import time
 
+from django.conf import settings
+from django.db import OperationalError
 from django.db.backends.postgresql import base
 from psycopg2.extensions import STATUS_READY
 
+STUCK_SECONDS = 0.5  # a statement still waiting after this says the server is in trouble
+
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Around every statement sent through Django, for the life of this connection
+        # wrapper (Django's execute_wrappers; a `with connection.execute_wrapper()` adds
+        # its own on top).
+        self.execute_wrappers.append(_bounded)
+        self.socket_timeout = None  # None: settings.DB_SOCKET_TIMEOUT
+
+    def allow_long_statements(self, *, seconds, lock_seconds):
+        """For a job whose statements may run long (a refresh, a migration): this
+        connection's server limits and its watchdog raised to `seconds` (0: none), its
+        lock wait to `lock_seconds`. Session settings: call again after a reconnect (the
+        jobs call it before each piece of work)."""
+        self.socket_timeout = seconds + 5 if seconds else 0
+        limits = {
+            "statement_timeout": seconds,
+            "lock_timeout": lock_seconds,
+            "idle_in_transaction_session_timeout": seconds,
+        }
+        if self.pg_version >= 170000:  # transaction_timeout came with PostgreSQL 17
+            limits["transaction_timeout"] = seconds
+        with self.cursor() as cursor:
+            cursor.execute(
+                "; ".join(f"SET {name} = {int(value * 1000)}" for name, value in limits.items())
+            )
+
+    def get_new_connection(self, conn_params):
+        # Opening a connection waits on the server too (a frozen one accepts the TCP
+        # connection and never answers the startup: DB_CONNECT_TIMEOUT): it takes a place
+        # at the gate like a statement, and a failure makes the server look stuck. (A
+        # thread whose connection a timeout ended reconnects at its next request; without
+        # this, those reconnects took the threads the gate keeps free.)
+        with GATE.place():
+            try:
+                return super().get_new_connection(conn_params)
+            except Exception:
+                WATCHDOG.saw_timeout()
+                raise
+
     def is_usable(self):
         conn = self.connection
         if conn is None or conn.closed or conn.status != STATUS_READY:
@@ -29,3 +98,164 @@ class DatabaseWrapper(base.DatabaseWrapper):
         except (OSError, ValueError):  # a socket the client side already closed
             return False
         return not readable
+
+
+def _bounded(execute, sql, params, many, context):
+    wrapper = context["connection"]
+    timeout = (
+        settings.DB_SOCKET_TIMEOUT if wrapper.socket_timeout is None else wrapper.socket_timeout
+    )
+    with GATE.place(), WATCHDOG.watch(wrapper.connection, timeout):
+        return execute(sql, params, many, context)
+
+
+class _Gate:
+    """At most DB_CONCURRENCY statements of this process waiting on the server (0: no limit)."""
+
+    def __init__(self):
+        self._semaphore = None
+        self._lock = threading.Lock()
+
+    def place(self):
+        limit = settings.DB_CONCURRENCY
+        if not limit:
+            return _NOTHING
+        if self._semaphore is None:
+            with self._lock:
+                if self._semaphore is None:
+                    self._semaphore = threading.BoundedSemaphore(limit)
+        wait = 0 if WATCHDOG.suspect() else settings.DB_GATE_WAIT_SECONDS
+        if not self._semaphore.acquire(timeout=wait):
+            raise OperationalError(
+                "database busy: every database place of this process is taken (the server "
+                "may be slow or frozen)"
+            )
+        return _Release(self._semaphore)
+
+
+class _Release:
+    __slots__ = ("_semaphore",)
+
+    def __init__(self, semaphore):
+        self._semaphore = semaphore
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._semaphore.release()
+
+
+class _Nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+_NOTHING = _Nothing()
+
+
+class _Watchdog:
+    """One thread per process that shuts down the socket of any statement still waiting
+    after DB_SOCKET_TIMEOUT seconds. A statement registers its deadline before it is sent
+    and takes it back when it returns; the thread sleeps until the earliest one."""
+
+    def __init__(self):
+        self._deadlines = []  # heap of (deadline, ticket, connection)
+        self._live = {}  # ticket -> when the statement was sent, while it waits
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._tickets = itertools.count()
+        self._thread = None
+        self._fired_at = -1e9
+
+    def suspect(self):
+        """Whether the server looks stuck: a statement of this process has waited more
+        than STUCK_SECONDS already (statements take milliseconds), or one timed out lately."""
+        now = time.monotonic()
+        if now - self._fired_at < settings.DB_SUSPECT_SECONDS:
+            return True
+        with self._lock:
+            oldest = min(self._live.values(), default=now)
+        return now - oldest > STUCK_SECONDS
+
+    def saw_timeout(self):
+        self._fired_at = time.monotonic()
+
+    def watch(self, connection, timeout):
+        if not timeout:
+            return _NOTHING
+        return _Watch(self, connection, timeout)
+
+    def _add(self, connection, timeout):
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="db-watchdog", daemon=True)
+                self._thread.start()
+            ticket, now = next(self._tickets), time.monotonic()
+            deadline = now + timeout
+            # Wake the thread only if it sleeps past this deadline (not once per
+            # statement: answered entries just wait in the heap for its next wake-up).
+            earlier = not self._deadlines or deadline < self._deadlines[0][0]
+            heapq.heappush(self._deadlines, (deadline, ticket, connection))
+            self._live[ticket] = now
+            if earlier:
+                self._wake.notify()
+            return ticket
+
+    def _remove(self, ticket):
+        with self._lock:
+            self._live.pop(ticket, None)
+
+    def _run(self):
+        with self._lock:
+            while True:
+                while self._deadlines and self._deadlines[0][1] not in self._live:
+                    heapq.heappop(self._deadlines)  # answered in time
+                if not self._deadlines:
+                    self._wake.wait()
+                    continue
+                deadline, ticket, connection = self._deadlines[0]
+                now = time.monotonic()
+                if now < deadline:
+                    self._wake.wait(deadline - now)
+                    continue
+                heapq.heappop(self._deadlines)
+                self._live.pop(ticket, None)
+                self._fired_at = now
+                _shut_down(connection)
+
+
+class _Watch:
+    __slots__ = ("_connection", "_dog", "_ticket", "_timeout")
+
+    def __init__(self, dog, connection, timeout):
+        self._dog, self._connection, self._timeout = dog, connection, timeout
+
+    def __enter__(self):
+        self._ticket = self._dog._add(self._connection, self._timeout)
+        return self
+
+    def __exit__(self, *exc):
+        self._dog._remove(self._ticket)
+
+
+def _shut_down(connection):
+    """End the connection under the statement that waits on it: its recv() returns, and
+    psycopg2 raises OperationalError in the waiting thread."""
+    try:
+        duplicate = socket.socket(fileno=os.dup(connection.fileno()))
+    except (OSError, ValueError, AttributeError):
+        return  # already closed
+    try:
+        duplicate.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        duplicate.close()
+
+
+GATE = _Gate()
+WATCHDOG = _Watchdog()

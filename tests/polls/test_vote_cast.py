@@ -214,3 +214,35 @@ def test_it_counts_votes_in_the_poll(make_poll, make_voter, api):
     for name, label in [("a", "Ada"), ("b", "Grace"), ("c", "Ada")]:
         vote(make_voter(name), poll, label)
     assert api.get(f"/api/v1/polls/{poll.pk}").json()["total_votes"] == 3
+
+
+def test_a_vote_that_reaches_the_database_after_its_deadline_is_refused_and_not_counted(
+    make_poll, make_voter, settings
+):
+    # As a vote the server takes up after a freeze or a long lock: its deadline (sent
+    # with it, checked by the database after the inserts) has passed.
+    settings.DB_VOTE_DEADLINE_SECONDS = -1
+    poll = make_poll()
+    response = vote(make_voter("alice"), poll, key="late-vote-1")
+    assert_code(response, 503, "database_unavailable")
+    assert response["Retry-After"]
+    assert not Vote.objects.filter(poll=poll).exists()
+    assert not IdempotencyKey.objects.filter(key="late-vote-1").exists()
+    settings.DB_VOTE_DEADLINE_SECONDS = 5
+    assert vote(make_voter("bob"), poll).status_code == 201
+
+
+def test_every_app_connection_starts_with_the_server_limits():
+    from django.db import connection
+
+    fresh = connection.copy()  # this process's own ran migrate, which raised its limits
+    try:
+        with fresh.cursor() as cursor:
+            cursor.execute(
+                "SELECT current_setting('statement_timeout'), current_setting('lock_timeout'),"
+                " current_setting('idle_in_transaction_session_timeout'),"
+                " current_setting('transaction_timeout')"
+            )
+            assert cursor.fetchone() == ("5s", "2s", "10s", "10s")
+    finally:
+        fresh.close()

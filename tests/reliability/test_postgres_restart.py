@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from tests.reliability.test_postgres_sigkill import seed
 from tests.support import stack
 
 pytestmark = pytest.mark.reliability
@@ -34,7 +33,7 @@ def test_a_restarted_database_costs_no_failed_request(scratch, figure, how):
     postgres = stack.Postgres(scratch).start()
     env = {**os.environ, "DATABASE_URL": postgres.url, "DB_CONN_MAX_AGE": "300"}
     postgres.migrate(env)
-    staff, *_ = seed(env)
+    staff, *_ = stack.seed(env, 0)
     server = stack.AppServer(env, log=scratch / "app.log", workers=WORKERS)
     try:
         warm = burst(server.url, staff)  # every thread now holds a connection

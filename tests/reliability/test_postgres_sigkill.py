@@ -2,7 +2,6 @@
 through a live app server, then restarted on the same data folder. Every acknowledged
 vote survives, none is duplicated, the counters agree, and the outage answers 503."""
 
-import json
 import os
 import threading
 import time
@@ -17,31 +16,6 @@ from tests.support import stack
 
 pytestmark = pytest.mark.reliability
 VOTERS = 300
-SEED = """
-import json
-from django.contrib.auth import get_user_model
-from knox.models import AuthToken
-from tests.support.voters import verified_tokens
-staff = get_user_model().objects.create_user("sam", password="x", is_staff=True)
-tokens = [AuthToken.objects.create(staff)[1], *verified_tokens(%d)]
-print("TOKENS=" + json.dumps(tokens))
-"""
-
-
-def seed(env):
-    import subprocess
-    import sys
-
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", SEED % VOTERS],
-        env=env,
-        cwd=stack.BASE_DIR,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    line = next(x for x in out.splitlines() if x.startswith("TOKENS="))
-    return json.loads(line.removeprefix("TOKENS="))
 
 
 def unhandled_errors(log_file):
@@ -53,19 +27,10 @@ def test_it_loses_no_acknowledged_vote_to_a_sigkill_of_postgres(scratch, figure)
     postgres = stack.Postgres(scratch).start()
     env = {**os.environ, "DATABASE_URL": postgres.url, "DB_CONNECT_TIMEOUT": "2"}
     postgres.migrate(env)
-    staff, *voters = seed(env)
+    staff, *voters = stack.seed(env, VOTERS)
     server = stack.AppServer(env, log=scratch / "app.log", workers=2)
     try:
-        poll = httpx.post(
-            f"{server.url}/api/v1/polls",
-            headers={"Authorization": f"Bearer {staff}"},
-            json={
-                "title": "Crash test",
-                "closes_at": "2099-01-01T00:00:00Z",
-                "options": [{"label": "Ada"}, {"label": "Grace"}],
-            },
-            timeout=30,
-        ).json()
+        poll = stack.open_poll(server.url, staff, "Crash test")
         statuses, receipts, outage = Counter(), {}, Counter()
 
         restarted, killed = threading.Event(), threading.Event()

@@ -2,6 +2,7 @@
 their own, which a test may stop or SIGKILL without touching the session's stack."""
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -11,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import psycopg2
 from django.conf import settings
 
@@ -19,6 +21,25 @@ from devstack.processes import Child, free_port, stop_all
 from devstack.redis import start_redis
 from devstack.web import WebSizing, WebTier
 from pollsite.defaults import BASE_DIR, embedded_database_url, embedded_redis_url
+
+
+def _descendants(pid):
+    """Every process below `pid`, from /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def scratch_dir():
@@ -61,6 +82,20 @@ class Postgres:
         """SIGKILL the postmaster, as the OOM killer or a crash would."""
         os.kill(self.child.pid, signal.SIGKILL)
         self.child.popen.wait()
+
+    def freeze(self):
+        """SIGSTOP every server process, as a stalled host or a hung disk would: each
+        keeps its memory and its sockets, answers nothing, and no timer of its own
+        runs. thaw() lets them go on from where they were."""
+        self._frozen = [self.child.pid, *_descendants(self.child.pid)]
+        for pid in self._frozen:
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self):
+        for pid in reversed(getattr(self, "_frozen", [])):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        self._frozen = []
 
     def connect(self):
         conn = psycopg2.connect(self.url)
@@ -179,3 +214,43 @@ def app_env(**extra):
     db = settings.DATABASES["default"]
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     return {**os.environ, "DATABASE_URL": url, **extra}
+
+
+SEED = """
+import json
+from django.contrib.auth import get_user_model
+from knox.models import AuthToken
+from tests.support.voters import verified_tokens
+staff = get_user_model().objects.create_user("sam", password="x", is_staff=True)
+tokens = [AuthToken.objects.create(staff)[1], *verified_tokens(%d)]
+print("TOKENS=" + json.dumps(tokens))
+"""
+
+
+def seed(env, voters):
+    """In the database `env` points at: a staff user and `voters` verified voters (users
+    voter0, voter1, ...); their tokens, the staff's first."""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SEED % voters],
+        env=env,
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("TOKENS="))
+    return json.loads(line.removeprefix("TOKENS="))
+
+
+def open_poll(base, staff_token, title):
+    """A poll open until 2099 with options Ada and Grace, created over the API at `base`."""
+    return httpx.post(
+        f"{base}/api/v1/polls",
+        headers={"Authorization": f"Bearer {staff_token}"},
+        json={
+            "title": title,
+            "closes_at": "2099-01-01T00:00:00Z",
+            "options": [{"label": "Ada"}, {"label": "Grace"}],
+        },
+        timeout=30,
+    ).json()

@@ -7,10 +7,12 @@ import time
 from cacheops import invalidate_model
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from polls.models import PollResultsSnapshot, ResultsSnapshot, VoteTimelineSnapshot
+
+REFRESH_LIMIT_SECONDS = 300
 
 
 def intervals(every):
@@ -65,6 +67,11 @@ class Command(BaseCommand):
     def _refresh(self, snapshot):
         started_at = timezone.now()  # the snapshot holds everything committed by then
         try:
+            # A refresh scans what its view reads (every vote, for the timeline): longer
+            # limits than a request's, on this connection only.
+            connection.allow_long_statements(
+                seconds=REFRESH_LIMIT_SECONDS, lock_seconds=REFRESH_LIMIT_SECONDS
+            )
             snapshot.refresh(concurrently=True)
         except DatabaseError as exc:
             self.stderr.write(f"could not refresh {snapshot._meta.db_table}: {exc}")
