@@ -286,6 +286,7 @@ class VoteCastApi(APIView):
                 errors.PollNotOpen,
                 errors.AlreadyVoted,
                 errors.IdempotencyKeyReused,
+                errors.VoteOutcomeUnknown,
             ),
         },
         examples=[OpenApiExample("vote", request_only=True, value={"option_id": 1})],

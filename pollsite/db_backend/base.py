@@ -76,6 +76,22 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 "; ".join(f"SET {name} = {int(value * 1000)}" for name, value in limits.items())
             )
 
+    def watchdog_timeout(self):
+        return settings.DB_SOCKET_TIMEOUT if self.socket_timeout is None else self.socket_timeout
+
+    def _commit(self):
+        # A COMMIT waits on the server like a statement (not through execute_wrappers:
+        # psycopg2's commit()), and losing it leaves the outcome unknown the same way.
+        if self.connection is None:
+            return None
+        with WATCHDOG.watch(self.connection, self.watchdog_timeout()):
+            try:
+                return super()._commit()
+            except OperationalError as exc:
+                if _lost_connection(exc):
+                    raise OutcomeUnknown(str(exc)) from exc
+                raise
+
     def get_new_connection(self, conn_params):
         # Opening a connection waits on the server too (a frozen one accepts the TCP
         # connection and never answers the startup: DB_CONNECT_TIMEOUT): it takes a place
@@ -100,13 +116,28 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return not readable
 
 
+class OutcomeUnknown(OperationalError):
+    """The connection was lost after a statement that commits by itself (autocommit), or
+    a COMMIT, was sent, before its answer came: the server may have committed it (it may
+    even be frozen between its commit and its answer). Outside a transaction only: inside
+    one, a lost connection rolls it back."""
+
+
 def _bounded(execute, sql, params, many, context):
     wrapper = context["connection"]
-    timeout = (
-        settings.DB_SOCKET_TIMEOUT if wrapper.socket_timeout is None else wrapper.socket_timeout
-    )
-    with GATE.place(), WATCHDOG.watch(wrapper.connection, timeout):
-        return execute(sql, params, many, context)
+    with GATE.place(), WATCHDOG.watch(wrapper.connection, wrapper.watchdog_timeout()):
+        try:
+            return execute(sql, params, many, context)
+        except OperationalError as exc:
+            if _lost_connection(exc) and not wrapper.in_atomic_block and wrapper.autocommit:
+                raise OutcomeUnknown(str(exc)) from exc
+            raise
+
+
+def _lost_connection(exc):
+    """Whether the error says the connection ended, not the server refusing (a refusal
+    carries a SQLSTATE, and what it refused was rolled back)."""
+    return getattr(exc.__cause__, "pgcode", None) is None
 
 
 class _Gate:
