@@ -11,6 +11,7 @@ The old configuration (uvicorn running Django's ASGI handler, a new database con
 per request) is the comparison row.
 """
 
+import os
 import sys
 from dataclasses import replace
 
@@ -28,12 +29,23 @@ LOG_IN_APP = "nginx -> granian, request log by the app"
 
 
 def old_asgi_args(port):
-    """The configuration this replaced: every API request on uvicorn and pollsite.asgi.
+    """The configuration this replaced: every API request on uvicorn and Django's ASGI
+    handler, with the API's middleware (pollsite.asgi serves the stream alone, with less).
 
     The stream server's own arguments (devstack/web.py), given the API's worker count, so
     the two never disagree on how uvicorn is started.
     """
-    return stream_server_args(port, replace(SIZING, stream_workers=SIZING.api_workers))
+    args = stream_server_args(port, replace(SIZING, stream_workers=SIZING.api_workers))
+    at = args.index("pollsite.asgi:application")
+    return [*args[:at], "--factory", "bench.servers:django_asgi_application", *args[at + 1 :]]
+
+
+def django_asgi_application():
+    """Django's ASGI handler as it comes, on the project's settings (uvicorn --factory)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pollsite.settings")
+    from django.core.asgi import get_asgi_application
+
+    return get_asgi_application()
 
 
 def gunicorn_args(port):

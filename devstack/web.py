@@ -16,6 +16,7 @@ from string import Template
 
 from devstack import BASE_DIR
 from devstack.processes import Child, free_port, port_in_use, wait_until
+from pollsite import defaults
 
 NGINX_TEMPLATE = BASE_DIR / "deploy" / "nginx.conf.template"
 
@@ -33,7 +34,15 @@ class WebSizing:
     # requests wait in granian's queue, in order, instead of in the GIL's. (granian's
     # default is hundreds of threads, each of which would keep a connection.)
     api_threads: int = 4
-    stream_workers: int = 1  # uvicorn processes: 1,000+ subscribers each
+    # uvicorn processes. Two: a crowd connecting at once is admitted on both cores
+    # (3,000 subscribers at once: the last first event after 3.4 s, against 5.6 s on
+    # one process, tests/reliability/test_stream_capacity.py).
+    stream_workers: int = defaults.STREAM_WORKERS
+    # Streams per stream process (past it: 503 stream_capacity), and per client address
+    # at the front (past it: 429 too_many_streams). The front's connections are sized
+    # to them: worker_connections below.
+    stream_capacity: int = defaults.RESULTS_STREAM_CAPACITY
+    streams_per_client: int = defaults.STREAMS_PER_CLIENT
 
     @classmethod
     def from_env(cls, env):
@@ -41,7 +50,20 @@ class WebSizing:
             api_workers=int(env.get("WEB_CONCURRENCY", cls.api_workers)),
             api_threads=int(env.get("WEB_THREADS", cls.api_threads)),
             stream_workers=int(env.get("STREAM_CONCURRENCY", cls.stream_workers)),
+            stream_capacity=int(env.get("RESULTS_STREAM_CAPACITY", cls.stream_capacity)),
+            streams_per_client=int(env.get("STREAMS_PER_CLIENT", cls.streams_per_client)),
         )
+
+    @property
+    def worker_connections(self):
+        """nginx's: two per stream (the client's and the upstream's) at full capacity,
+        and API_HEADROOM more, so that full streams leave votes and reads theirs."""
+        return 2 * self.stream_capacity * self.stream_workers + API_HEADROOM
+
+
+# Connections the front keeps for everything but streams: clients' keep-alive
+# connections and requests in flight, and the upstream connections to the API.
+API_HEADROOM = 4096
 
 
 def api_server_args(port, sizing):
@@ -95,19 +117,32 @@ def stream_server_args(port, sizing):
         "127.0.0.1",
         "--timeout-graceful-shutdown",
         "2",
+        # A crowd connecting at once (3,000 subscribers) must not overflow the accept
+        # queue (uvicorn's default 2,048): a dropped SYN is retried a second later. (The
+        # kernel caps it at net.core.somaxconn, 4,096 by default.)
+        "--backlog",
+        "4096",
     ]
 
 
-def nginx_config(directory, *, port, api_port, stream_port, request_log="/dev/stdout"):
+def nginx_config(
+    directory, *, port, api_port, stream_port, sizing=WebSizing(), request_log="/dev/stdout"
+):
     """Render deploy/nginx.conf.template into `directory`; return the file."""
     directory.mkdir(parents=True, exist_ok=True)
     conf = directory / "nginx.conf"
+    # safe_substitute: nginx's own $variables stay; every ${PLACEHOLDER} is filled here.
     conf.write_text(
         Template(NGINX_TEMPLATE.read_text()).safe_substitute(
             FRONT_LISTEN=f"127.0.0.1:{port}",
             API_UPSTREAM=f"127.0.0.1:{api_port}",
             STREAM_UPSTREAM=f"127.0.0.1:{stream_port}",
             REQUEST_LOG_PATH=request_log,
+            WORKER_CONNECTIONS=sizing.worker_connections,
+            # Each connection is a file; some more for logs and temp files.
+            WORKER_RLIMIT_NOFILE=sizing.worker_connections + 1024,
+            STREAMS_PER_CLIENT=sizing.streams_per_client,
+            STREAM_OPENS_PER_SECOND=defaults.STREAM_OPENS_PER_SECOND,
         )
     )
     return conf
@@ -175,7 +210,9 @@ class WebTier:
 
     def start_stream(self):
         args = stream_server_args(self.stream_port, self.sizing)
-        child = Child("stream", args, env=self.env, log=self._log("stream"))
+        # The capacity the front was sized to (worker_connections).
+        env = {**self.env, "RESULTS_STREAM_CAPACITY": str(self.sizing.stream_capacity)}
+        child = Child("stream", args, env=env, log=self._log("stream"))
         url = f"http://127.0.0.1:{self.stream_port}/healthz"
         wait_until(lambda: http_ready(url), child, "the stream server (uvicorn)", timeout=60)
         return child
@@ -188,6 +225,7 @@ class WebTier:
             port=self.port,
             api_port=self.api_port,
             stream_port=self.stream_port,
+            sizing=self.sizing,
             request_log=self.request_log,
         )
         child = Child("front", front_server_args(self.directory, conf), log=self._log("front"))

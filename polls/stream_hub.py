@@ -49,6 +49,7 @@ class Hub:
 
     def __init__(self):
         self._subscribers = defaultdict(set)
+        self._count = 0
         self._pending = {}
         self._last_sent = {}  # poll id -> loop time of the last broadcast
         self._last_frame = {}  # poll id -> the last Frame broadcast
@@ -64,10 +65,18 @@ class Hub:
             self._listener.start()
         queue = asyncio.Queue(maxsize=1)
         self._subscribers[poll_id].add(queue)
+        self._count += 1
         return queue
 
+    def subscribers(self):
+        """How many streams this process serves."""
+        return self._count
+
     def unsubscribe(self, poll_id, queue):
+        if queue not in self._subscribers.get(poll_id, ()):
+            return
         self._subscribers[poll_id].discard(queue)
+        self._count -= 1
         if not self._subscribers[poll_id]:
             del self._subscribers[poll_id]
             self._last_frame.pop(poll_id, None)
@@ -151,11 +160,14 @@ def results_frame(poll_id) -> Frame | None:
     close_old_connections()
     try:
         results = rendered_results(poll_id)
-        if results is None:
-            return None
-        return Frame(results.version, results.etag, sse("results", results.body.decode()))
+        return frame_of(results) if results is not None else None
     finally:
         close_old_connections()
+
+
+def frame_of(results) -> Frame:
+    """The SSE frame of a RenderedResults."""
+    return Frame(results.version, results.etag, sse("results", results.body.decode()))
 
 
 def sse(event, data) -> str:

@@ -23,6 +23,14 @@ NATIONAL_ID_SCHEME = "za"
 VOTING_AGE = 18
 REGISTRY_CLIENT_ID = "poll-service"
 
+# The results stream's capacity, which the front (devstack/web.py) sizes itself to: how
+# many streams one stream process holds (two processes by default: 4,000 in all), and the
+# front's limits for one client address.
+STREAM_WORKERS = 2
+RESULTS_STREAM_CAPACITY = 2000
+STREAMS_PER_CLIENT = 256
+STREAM_OPENS_PER_SECOND = 20  # per client address, after a burst of STREAMS_PER_CLIENT
+
 
 def embedded_pg_port():
     return int(os.environ.get("EMBEDDED_PG_PORT", EMBEDDED_PG_PORT))

@@ -126,6 +126,15 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The stream server's (pollsite/asgi.py says why): each of these is async, and none
+# hops to a thread. The stream authenticates by bearer token, not by session, and sets
+# its own headers (polls/stream_apis.py).
+STREAM_MIDDLEWARE = [
+    "pollsite.middleware.RequestLogMiddleware",
+    "pollsite.middleware.DatabaseUnavailableMiddleware",  # process_exception only: no hop
+    "corsheaders.middleware.CorsMiddleware",
+]
+
 ROOT_URLCONF = "pollsite.urls"
 WSGI_APPLICATION = "pollsite.wsgi.application"
 ASGI_APPLICATION = "pollsite.asgi.application"
@@ -444,6 +453,14 @@ MATERIALIZED_VIEWS_DISABLE_SYNC_ON_MIGRATE = True
 # per interval; a comment line keeps idle connections open.
 RESULTS_STREAM_MIN_INTERVAL = envfloat("RESULTS_STREAM_MIN_INTERVAL", 0.2)
 RESULTS_STREAM_HEARTBEAT = envfloat("RESULTS_STREAM_HEARTBEAT", 15.0)
+# How many streams one stream process holds; past it, a new one is refused with 503
+# stream_capacity. The front sizes its connections to this (devstack/web.py), so that
+# full streams never take the connections votes and reads need. STREAMS_PER_CLIENT is
+# the front's limit for one client address (429 too_many_streams), read by devstack.
+RESULTS_STREAM_CAPACITY = envint(
+    "RESULTS_STREAM_CAPACITY", defaults.RESULTS_STREAM_CAPACITY, minimum=1
+)
+STREAMS_PER_CLIENT = envint("STREAMS_PER_CLIENT", defaults.STREAMS_PER_CLIENT, minimum=1)
 # The results cache (polls/results_cache.py). Each process serves what it read from Redis
 # for RESULTS_LEASE_SECONDS, and a change (a vote, a poll edit) to a poll that is being
 # read waits out the leases on it, at most that long, before its answer is sent: longer

@@ -136,7 +136,7 @@ def web_server(django_db_setup, django_db_blocker, tmp_path_factory):
     web = WebTier(
         port=free_port(),
         env=env,
-        sizing=WebSizing(api_workers=2, api_threads=4, stream_workers=1),
+        sizing=WebSizing(api_workers=2, api_threads=4),
         directory=tmp_path_factory.mktemp("web"),
         log_dir=tmp_path_factory.mktemp("web-logs"),
     )

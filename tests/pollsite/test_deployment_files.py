@@ -78,3 +78,18 @@ def test_it_lists_every_variable_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     missing = sorted(name for name in variables_read() if f"`{name}`" not in readme)
     assert not missing
+
+
+def test_compose_sizes_the_front_as_make_run_does(tmp_path):
+    from devstack.web import WebSizing, nginx_config
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    front = compose["services"]["front"]["environment"]
+    sizing = WebSizing()
+    assert int(front["WORKER_CONNECTIONS"]) == sizing.worker_connections
+    assert int(front["WORKER_RLIMIT_NOFILE"]) == sizing.worker_connections + 1024
+    assert int(front["STREAMS_PER_CLIENT"]) == sizing.streams_per_client
+    # Every placeholder of the template is filled by make run's rendering too.
+    conf = nginx_config(tmp_path, port=1, api_port=2, stream_port=3, sizing=sizing).read_text()
+    assert not re.findall(r"\$\{[A-Z_]+\}", conf)
+    assert f"worker_connections {sizing.worker_connections};" in conf

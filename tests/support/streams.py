@@ -1,0 +1,103 @@
+"""Many results-stream subscribers at once, each a bare asyncio connection from a source
+address of its choosing (any 127.x.y.z is this machine), so a test can stand for
+thousands of clients behind hundreds of addresses. A full HTTP client per subscriber
+would cost the test more than the server."""
+
+import asyncio
+import contextlib
+import json
+import resource
+import time
+
+
+def raise_open_files_limit():
+    """Every subscriber is a socket: let this process hold as many as the system allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+class Subscriber:
+    """One GET of /results/stream: its status, its problem code if refused, when its
+    first `results` event came, and the events' total_votes."""
+
+    def __init__(self, base, poll_id, source):
+        host, port = base.removeprefix("http://").split(":")
+        self.host, self.port, self.source = host, int(port), source
+        self.path = f"/api/v1/polls/{poll_id}/results/stream"
+        self.status = None  # the HTTP status, or "connect"/"read" on a socket error
+        self.code = None  # a refusal's problem code
+        self.retry_after = None
+        self.started = self.first_event = None
+        self.totals = []
+        self.answered = asyncio.Event()  # a status and, if 200, the first event
+        self._task = None
+
+    def start(self):
+        self._task = asyncio.ensure_future(self._run())
+        return self
+
+    async def close(self):
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self):
+        self.started = time.monotonic()
+        writer = None
+        try:
+            reader, writer = await asyncio.open_connection(
+                self.host, self.port, local_addr=(self.source, 0)
+            )
+            writer.write(
+                f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                "Accept: text/event-stream\r\n\r\n".encode()
+            )
+            self.status = int((await reader.readline()).split()[1])
+            headers = {}
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode().partition(":")
+                headers[name.strip().lower()] = value.strip()
+            self.retry_after = headers.get("retry-after")
+            if self.status != 200:
+                if "content-length" in headers:
+                    body = await reader.readexactly(int(headers["content-length"]))
+                else:  # chunked: the problem document is small, its first chunk
+                    body = await reader.readexactly(int(await reader.readline(), 16))
+                self.code = json.loads(body).get("code")
+                return
+            while line := await reader.readline():
+                if line.startswith(b"data:"):
+                    self.totals.append(json.loads(line[5:])["total_votes"])
+                    if self.first_event is None:
+                        self.first_event = time.monotonic()
+                        self.answered.set()
+        except (OSError, ValueError, IndexError) as exc:
+            self.status = self.status or ("connect" if writer is None else "read")
+            self.code = self.code or type(exc).__name__
+        finally:
+            self.answered.set()
+            if writer is not None:
+                writer.close()
+
+
+def sources(count, per_address):
+    """`count` source addresses, `per_address` subscribers each: 127.0.1.1, 127.0.1.2, ..."""
+    needed = (count + per_address - 1) // per_address
+    addresses = [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(needed)]
+    return [addresses[i // per_address] for i in range(count)]
+
+
+async def open_all(base, poll_id, addresses):
+    """One subscriber per entry of `addresses`, all started at once."""
+    return [Subscriber(base, poll_id, source).start() for source in addresses]
+
+
+async def wait_answered(subscribers, timeout):
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.gather(*(s.answered.wait() for s in subscribers)), timeout)
+
+
+async def close_all(subscribers):
+    await asyncio.gather(*(s.close() for s in subscribers))
