@@ -336,18 +336,15 @@ class ReceiptCheckApi(APIView):
     @extend_schema(
         tags=["votes"],
         summary="Check that a receipt's vote was counted",
-        description="Reveals neither the voter nor the option.",
+        description="Reveals neither the voter, nor the option, nor when it was cast "
+        "(docs/privacy.md).",
         responses={200: ReceiptCheckSerializer, **problem_responses(NotFound)},
     )
     def get(self, request, receipt):
         vote = selectors.vote_by_receipt(receipt)
         if vote is None:
             raise NotFound()
-        return Response(
-            ReceiptCheckSerializer(
-                {"poll_id": vote.poll_id, "cast_at": vote.cast_at, "counted": True}
-            ).data
-        )
+        return Response(ReceiptCheckSerializer({"poll_id": vote.poll_id, "counted": True}).data)
 
 
 class ResultsApi(APIView):
@@ -388,11 +385,14 @@ class TimelineApi(APIView):
 
     @extend_schema(
         tags=["results"],
-        summary="Votes per minute (a snapshot)",
-        description="From a materialized view refreshed every few seconds; `refreshed_at` "
-        "says how old it is.",
+        summary="Votes over time, in buckets of at least 10 votes (a snapshot)",
+        description="From a materialized view refreshed every minute; `refreshed_at` "
+        "says how old it is. Consecutive whole minutes are merged until a bucket holds "
+        "at least TIMELINE_MIN_BUCKET_VOTES votes; the minutes after the last full "
+        "bucket are held back until the poll closes (docs/privacy.md).",
         responses={200: TimelineSerializer, **problem_responses(NotFound, errors.ResultsHidden)},
     )
     def get(self, request, poll_id):
-        selectors.access_results_by_user(poll_id, request.user)
-        return Response(TimelineSerializer(selectors.results_timeline(poll_id)).data)
+        results = selectors.access_results_by_user(poll_id, request.user)
+        timeline = selectors.results_timeline(poll_id, closed=results.status == "closed")
+        return Response(TimelineSerializer(timeline).data)

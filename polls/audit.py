@@ -6,7 +6,6 @@ names no option: a receipt proves that a ballot was counted, never what it chose
 """
 
 from django.db.models import Sum
-from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from polls import errors
@@ -105,15 +104,12 @@ def export_rows(document):
 
 
 def receipt_ledger(poll):
-    """Every counted ballot of the poll as (receipt, cast minute), ordered by receipt.
+    """Every counted ballot of the poll as its receipt, ordered by receipt: no time, which
+    with the timeline could prove a receipt's choice (docs/privacy.md).
 
     polls_vote_ledger_idx (poll_id, receipt) INCLUDE (cast_at) serves the page and its
     COUNT(*) as index-only scans: the ledger never reads the heap rows that hold the
     voter key and the option. Ordered by receipt, not by time, so a voter can find their
     receipt by its first letters, and the order says nothing about who voted when.
     """
-    return (
-        Vote.objects.filter(poll_id=poll.pk)
-        .order_by("receipt")
-        .values("receipt", cast_minute=TruncMinute("cast_at"))
-    )
+    return Vote.objects.filter(poll_id=poll.pk).order_by("receipt").values("receipt")

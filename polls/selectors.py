@@ -3,9 +3,10 @@
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q, Sum
 from django.http import Http404
@@ -240,18 +241,70 @@ def _status_until(poll, now) -> datetime | None:
     return None
 
 
-def results_timeline(poll_id) -> dict:
-    """The vote_timeline_mv snapshot for a poll, and when it was taken (no access check:
-    access_results_by_user first)."""
-    buckets = list(
+def results_timeline(poll_id, *, closed) -> dict:
+    """The vote_timeline_mv snapshot for a poll in buckets of at least
+    TIMELINE_MIN_BUCKET_VOTES votes, and when it was taken (no access check:
+    access_results_by_user first). docs/privacy.md says why buckets, and why these."""
+    minutes = list(
         VoteTimelineSnapshot.objects.filter(poll_id=poll_id)
         .order_by("minute", "option_id")
-        .values("minute", "option_id", "votes")
+        .values_list("minute", "option_id", "votes")
         .cache()
     )
     snapshot = ResultsSnapshot.objects.filter(name=VoteTimelineSnapshot._meta.db_table)
     refreshed_at = snapshot.cache().values_list("refreshed_at", flat=True).first()
+    buckets = timeline_buckets(
+        minutes,
+        k=settings.TIMELINE_MIN_BUCKET_VOTES,
+        complete_before=_complete_before(refreshed_at),
+        final=closed,
+    )
     return {"poll_id": poll_id, "refreshed_at": refreshed_at, "buckets": buckets}
+
+
+def _complete_before(refreshed_at):
+    """Minutes that ended before this, as of the snapshot, can gain no vote: a vote's
+    cast_at is when its statement began, and it commits within the transaction timeout."""
+    if refreshed_at is None:
+        return None
+    margin = timedelta(milliseconds=settings.DB_TRANSACTION_TIMEOUT_MS or 60_000, seconds=1)
+    return refreshed_at - margin
+
+
+def timeline_buckets(minutes, *, k, complete_before, final):
+    """Per-minute counts [(minute, option_id, votes)], in minute order, merged from the
+    first minute on into buckets of at least k votes, each made of complete minutes only
+    (ended before `complete_before`: a later one waits for the next snapshot); the
+    minutes after the last full bucket are held back, or, when `final` (the poll is
+    closed), merged into the last bucket. So a published bucket never changes, and
+    none holds fewer than k votes unless it is the whole poll."""
+    buckets, current = [], None
+    for minute, option_id, votes in minutes:
+        end = minute + timedelta(minutes=1)
+        if complete_before is not None and end > complete_before:
+            break
+        if current is None or (current["total"] >= k and minute >= current["ends_at"]):
+            if current is not None:
+                buckets.append(current)
+            current = {"starts_at": minute, "ends_at": end, "total": 0, "votes": {}}
+        current["ends_at"] = max(current["ends_at"], end)
+        current["total"] += votes
+        current["votes"][option_id] = current["votes"].get(option_id, 0) + votes
+    if current is not None:
+        if current["total"] >= k:
+            buckets.append(current)
+        elif final and buckets:
+            last = buckets[-1]
+            last["ends_at"] = current["ends_at"]
+            for option_id, votes in current["votes"].items():
+                last["votes"][option_id] = last["votes"].get(option_id, 0) + votes
+        elif final:
+            buckets.append(current)
+    return [
+        {"starts_at": b["starts_at"], "ends_at": b["ends_at"], "option_id": option, "votes": n}
+        for b in buckets
+        for option, n in sorted(b["votes"].items())
+    ]
 
 
 results_cache = ResultsCache(build=_results_from_database)

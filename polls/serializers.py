@@ -73,8 +73,9 @@ class MyVoteSerializer(serializers.Serializer):
 
 
 class ReceiptCheckSerializer(serializers.Serializer):
+    # No cast time: with one, a receipt plus the timeline could prove its choice
+    # (docs/privacy.md).
     poll_id = serializers.IntegerField()
-    cast_at = serializers.DateTimeField()
     counted = serializers.BooleanField()
 
 
@@ -98,9 +99,13 @@ class ResultsSerializer(serializers.Serializer):
 
 
 class TimelineBucketSerializer(serializers.Serializer):
-    minute = serializers.DateTimeField()
+    starts_at = serializers.DateTimeField(help_text="The bucket's first minute (UTC).")
+    ends_at = serializers.DateTimeField(help_text="The end of its last minute (exclusive).")
     option_id = serializers.IntegerField()
-    votes = serializers.IntegerField()
+    votes = serializers.IntegerField(
+        help_text="Votes for the option in the bucket. A bucket holds at least "
+        "TIMELINE_MIN_BUCKET_VOTES votes, all options together (docs/privacy.md)."
+    )
 
 
 class TimelineSerializer(serializers.Serializer):
@@ -140,8 +145,9 @@ class ExportSerializer(serializers.Serializer):
 
 
 class LedgerEntrySerializer(serializers.Serializer):
+    # The receipt alone: no time, which with the timeline could prove its choice
+    # (docs/privacy.md).
     receipt = serializers.CharField()
-    cast_minute = serializers.DateTimeField(help_text="When it was cast, to the minute (UTC).")
 
 
 class LedgerPageSerializer(serializers.Serializer):

@@ -447,6 +447,10 @@ CACHEOPS = {
 # `manage.py refresh_results` refreshes vote_timeline_mv (minute buckets, a scan of every
 # vote) this often, and poll_results_mv (from the counters) at every pass.
 TIMELINE_REFRESH_SECONDS = envfloat("TIMELINE_REFRESH_SECONDS", 60.0)
+# The public timeline merges whole minutes into buckets of at least this many votes (all
+# options together), so that no bucket narrows a voter's choice more than k voters' worth
+# (docs/privacy.md).
+TIMELINE_MIN_BUCKET_VOTES = envint("TIMELINE_MIN_BUCKET_VOTES", 10, minimum=1)
 # The materialized views are created by migrations_extra 0002, not after every migrate.
 MATERIALIZED_VIEWS_DISABLE_SYNC_ON_MIGRATE = True
 # Results stream (polls/stream_apis.py, polls/stream_hub.py): at most one event per poll

@@ -114,8 +114,8 @@ def test_it_serves_the_timeline_from_the_refreshed_snapshot(api, make_poll, make
     before = api.get(f"/api/v1/polls/{poll.pk}/results/timeline").json()
     call_command("refresh_results")  # a flush does not empty a materialized view: refresh
     after = api.get(f"/api/v1/polls/{poll.pk}/results/timeline").json()
-    assert sum(b["votes"] for b in after["buckets"]) == 2
-    assert {b["option_id"] for b in after["buckets"]} == set(options_of(poll).values())
+    # Two votes, in a minute not over yet: no bucket (tests/reliability/test_receipt_freeness.py)
+    assert after["buckets"] == []
     assert after["refreshed_at"] and after["refreshed_at"] != before["refreshed_at"]
 
 
