@@ -1,5 +1,6 @@
 """HTTP API for accounts, tokens and national ID verification (contract: docs/api-contract.md)."""
 
+from django.conf import settings
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers
@@ -53,6 +54,9 @@ class RegisterApi(APIView):
         return Response(UserSerializer(user).data, status=201)
 
 
+DEVICE_COOKIE = "device"
+
+
 class LoginApi(APIView):
     # No authenticator: a stale token in the header must not stand in the way of a login.
     authentication_classes = []
@@ -61,6 +65,13 @@ class LoginApi(APIView):
     class InputSerializer(serializers.Serializer):
         username = fields.CharField(max_length=150)
         password = fields.CharField(max_length=128, trim_whitespace=False)
+        device_token = fields.CharField(
+            max_length=500,
+            required=False,
+            help_text="The `device_token` of an earlier login to this account (browsers "
+            "send the `device` cookie instead): this client's failed logins then count "
+            "against it alone, not against its address.",
+        )
 
     @extend_schema(
         tags=["accounts"],
@@ -81,11 +92,31 @@ class LoginApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        token, secret = services.token_create(
-            client_ip=request.META.get("REMOTE_ADDR", ""), **data.validated_data
+        given = data.validated_data
+        login = services.token_create(
+            username=given["username"],
+            password=given["password"],
+            client_ip=request.META.get("REMOTE_ADDR", ""),
+            device_token=given.get("device_token") or request.COOKIES.get(DEVICE_COOKIE),
         )
-        body = {"token": secret, "expires_at": token.expiry, "user": token.user}
-        return Response(LoginOutputSerializer(body).data)
+        body = {
+            "token": login.secret,
+            "expires_at": login.token.expiry,
+            "user": login.token.user,
+            "device_token": login.device_token,
+        }
+        response = Response(LoginOutputSerializer(body).data)
+        # For browsers: kept by them, sent only to the login, never readable by scripts.
+        response.set_cookie(
+            DEVICE_COOKIE,
+            login.device_token,
+            max_age=settings.LOGIN_DEVICE_MAX_AGE_SECONDS,
+            path="/api/v1/auth/login",
+            secure=request.is_secure(),
+            httponly=True,
+            samesite="Strict",
+        )
+        return response
 
 
 class LogoutApi(APIView):
@@ -99,6 +130,20 @@ class LogoutApi(APIView):
     )
     def post(self, request):
         services.token_revoke(token=request.auth)
+        return Response(status=204)
+
+
+class LogoutEverywhereApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["accounts"],
+        summary="Log out everywhere: every token and every device token of the account die",
+        request=None,
+        responses={204: None, **problem_responses(NotAuthenticated)},
+    )
+    def post(self, request):
+        services.tokens_revoke_all(user=request.user)
         return Response(status=204)
 
 

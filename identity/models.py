@@ -27,3 +27,19 @@ class VoterIdentity(models.Model):
 
     def __str__(self):
         return f"{self.full_name} (…{self.national_id_last4})"
+
+
+class LoginDevice(models.Model):
+    """A client that has logged in to this account before: it holds a signed device
+    token naming this row (identity/devices.py), and its failed logins count against it
+    alone, not against its address or the account's unknown clients. Deleting the row
+    revokes the token."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_devices"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"device {self.pk} of {self.user_id}"

@@ -45,3 +45,8 @@ class LoginOutputSerializer(serializers.Serializer):
     token = serializers.CharField(help_text="Send as `Authorization: Bearer <token>`.")
     expires_at = serializers.DateTimeField()
     user = UserSerializer()
+    device_token = serializers.CharField(
+        help_text="Keep it, and send it with this account's next logins (`device_token`): "
+        "a client that logged in before is spared its address's login limit. Also set "
+        "as the `device` cookie for browsers. Revoked by POST /auth/logout-all."
+    )

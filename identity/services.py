@@ -1,6 +1,7 @@
 """Writes for accounts, tokens and national ID verification."""
 
 import logging
+from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.exceptions import ValidationError
 
-from identity import blind_index, errors, national_id, registry
+from identity import blind_index, devices, errors, national_id, registry
 from identity.models import VoterIdentity
 from pollsite import ratelimit
 
@@ -38,30 +39,57 @@ def user_register(*, username: str, password: str, email: str = "") -> User:
     return candidate
 
 
-def token_create(*, username: str, password: str, client_ip: str) -> tuple[AuthToken, str]:
+@dataclass(frozen=True)
+class Login:
+    token: AuthToken
+    secret: str  # the bearer token
+    device_token: str  # to send with the next logins (identity/devices.py)
+
+
+def token_create(*, username: str, password: str, client_ip: str, device_token=None) -> Login:
     """Log in: a new token for valid credentials, or 401 invalid_credentials.
 
-    Limits stop guessing, not crowds: only failed logins count, per username and per
-    client address (so a school behind one NAT address can all log in), and a success
-    clears its username's failures. Each attempt is counted before the password is
-    checked (so concurrent guesses cannot slip past the limit) and taken back if it
-    succeeds or is refused before the check.
+    Limits stop guessing, not crowds: only failed logins count. A client with a valid
+    device token for this account (it logged in before: identity/devices.py) is counted
+    per device alone, so neither a guesser behind its address nor one trying this
+    username locks it out. Any other client is counted per username and per address (so
+    a school behind one NAT address can all log in), and a success clears its
+    username's failures. Each attempt is counted before the password is checked (so
+    concurrent guesses cannot slip past the limit) and taken back if it succeeds or is
+    refused before the check.
     """
-    user_key = username.lower()
-    _login_hit("login-user", user_key, settings.LOGIN_ATTEMPTS_PER_USERNAME)
+    device = devices.known(device_token, username)
+    if device is not None:
+        scopes = [("login-device", device.pk, settings.LOGIN_ATTEMPTS_PER_DEVICE)]
+    else:
+        scopes = [
+            ("login-user", username.lower(), settings.LOGIN_ATTEMPTS_PER_USERNAME),
+            ("login-ip", client_ip, settings.LOGIN_ATTEMPTS_PER_IP),
+        ]
+    counted = []
     try:
-        _login_hit("login-ip", client_ip, settings.LOGIN_ATTEMPTS_PER_IP)
+        for scope, key, limit in scopes:
+            _login_hit(scope, key, limit)
+            counted.append((scope, key))
     except ratelimit.TooManyAttempts:
-        ratelimit.refund("login-user", user_key)  # refused unchecked: not a guess
+        for scope, key in counted:
+            ratelimit.refund(scope, key)  # refused unchecked: not a guess
         raise
     user = authenticate(username=username, password=password)
     if user is None:
         raise errors.InvalidCredentials()
-    ratelimit.reset("login-user", user_key)
-    ratelimit.refund("login-ip", client_ip)
+    for scope, key in counted:
+        if scope == "login-ip":
+            ratelimit.refund(scope, key)
+        else:
+            ratelimit.reset(scope, key)
     # Authentication never deletes expired tokens (it sits on the vote path); login does.
     AuthToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
-    return AuthToken.objects.create(user)
+    token, secret = AuthToken.objects.create(user)
+    if device is not None:
+        devices.used(device)
+        return Login(token, secret, device_token)
+    return Login(token, secret, devices.issue(user))
 
 
 def _login_hit(scope, key, limit):
@@ -70,6 +98,13 @@ def _login_hit(scope, key, limit):
 
 def token_revoke(*, token: AuthToken) -> None:
     token.delete()
+
+
+def tokens_revoke_all(*, user) -> None:
+    """Log out everywhere: every token of the account dies, and every device token, so
+    a lost device is neither logged in nor spared the login limits any more."""
+    AuthToken.objects.filter(user=user).delete()
+    devices.revoke_all(user)
 
 
 # --- National ID verification ------------------------------------------------------------

@@ -413,6 +413,13 @@ VERIFY_WINDOW_SECONDS = envint("VERIFY_WINDOW_SECONDS", 3600, minimum=1)
 LOGIN_ATTEMPTS_PER_USERNAME = envint("LOGIN_ATTEMPTS_PER_USERNAME", 10, minimum=1)
 LOGIN_ATTEMPTS_PER_IP = envint("LOGIN_ATTEMPTS_PER_IP", 100, minimum=1)
 LOGIN_WINDOW_SECONDS = envint("LOGIN_WINDOW_SECONDS", 300, minimum=1)
+# Device tokens (identity/devices.py, OWASP's device cookies): a client that logged in
+# before is limited per device (this many failures per window), not by its address nor
+# by its account's unknown clients. At most LOGIN_DEVICES_PER_USER per account (the
+# oldest go), each valid LOGIN_DEVICE_MAX_AGE_SECONDS after it was issued.
+LOGIN_ATTEMPTS_PER_DEVICE = envint("LOGIN_ATTEMPTS_PER_DEVICE", 10, minimum=1)
+LOGIN_DEVICES_PER_USER = envint("LOGIN_DEVICES_PER_USER", 20, minimum=1)
+LOGIN_DEVICE_MAX_AGE_SECONDS = envint("LOGIN_DEVICE_MAX_AGE_SECONDS", 365 * 86400, minimum=60)
 
 # --- The national registry (identity/registry.py is its only caller) --------------------
 REGISTRY_URL = envstr("REGISTRY_URL", None if PRODUCTION else defaults.embedded_registry_url())

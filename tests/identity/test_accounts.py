@@ -24,10 +24,13 @@ def register(api, username, password=PASSWORD, **extra):
     )
 
 
-def login(api, username, password=PASSWORD):
-    return api.post(
-        "/api/v1/auth/login", {"username": username, "password": password}, format="json"
-    )
+def login(api, username, password=PASSWORD, *, device_token=None):
+    """A login from a client that has no device cookie (unless it gives a device token)."""
+    api.cookies.clear()
+    body = {"username": username, "password": password}
+    if device_token is not None:
+        body["device_token"] = device_token
+    return api.post("/api/v1/auth/login", body, format="json")
 
 
 def test_it_registers_alice(api):
@@ -224,3 +227,85 @@ def test_it_refuses_values_that_are_not_strings(api, body):
         assert response.status_code == 400, (path, response.content)
         assert response.json()["code"] == "validation_error"
     assert not get_user_model().objects.exists()
+
+
+# --- Device tokens (identity/devices.py): known clients spared the address limit --------
+
+
+def test_a_known_device_logs_in_from_an_address_a_guesser_locked(api, settings):
+    settings.LOGIN_ATTEMPTS_PER_IP = 5
+    register(api, "alice")
+    device = login(api, "alice").json()["device_token"]
+    codes = [login(api, f"nobody{i}", password="guess").status_code for i in range(6)]
+    assert codes == [401] * 5 + [429]
+    assert login(api, "alice").status_code == 429  # an unknown client: the address limit
+    assert login(api, "alice", device_token=device).status_code == 200
+
+
+def test_a_guesser_at_alices_name_does_not_lock_out_her_device(api, settings):
+    settings.LOGIN_ATTEMPTS_PER_USERNAME = 3
+    register(api, "alice")
+    device = login(api, "alice").json()["device_token"]
+    codes = [login(api, "alice", password="guess").status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    assert login(api, "alice", device_token=device).status_code == 200
+
+
+def test_a_device_is_limited_on_its_own(api, settings):
+    settings.LOGIN_ATTEMPTS_PER_DEVICE = 3
+    register(api, "alice")
+    device = login(api, "alice").json()["device_token"]
+    codes = [
+        login(api, "alice", password="typo", device_token=device).status_code for _ in range(4)
+    ]
+    assert codes == [401, 401, 401, 429]
+    assert login(api, "alice", device_token=device).status_code == 429
+    assert login(api, "alice").status_code == 200  # the unknown-client count is its own
+
+
+def test_a_device_token_is_the_accounts_own_and_unforgeable(api, settings):
+    settings.LOGIN_ATTEMPTS_PER_IP = 2
+    register(api, "alice")
+    register(api, "bob")
+    alices = login(api, "alice").json()["device_token"]
+    for token in (alices, alices[:-2] + "xx", "garbage"):
+        api.cookies.clear()
+        body = {"username": "bob", "password": "guess", "device_token": token}
+        api.post("/api/v1/auth/login", body, format="json")
+    # Bob's failures counted against the address (not as a known device): it is locked.
+    assert login(api, "bob", device_token=alices).status_code == 429
+
+
+def test_browsers_keep_the_device_token_as_a_cookie_for_the_login_alone(api, settings):
+    settings.LOGIN_ATTEMPTS_PER_IP = 2
+    register(api, "alice")
+    first = api.post(
+        "/api/v1/auth/login", {"username": "alice", "password": PASSWORD}, format="json"
+    )
+    cookie = first.cookies["device"]
+    assert cookie.value == first.json()["device_token"]
+    assert cookie["httponly"] and cookie["samesite"] == "Strict"
+    assert cookie["path"] == "/api/v1/auth/login"
+    kept = dict(api.cookies)
+    for i in range(3):
+        login(api, f"nobody{i}", password="guess")
+    api.cookies.update(kept)  # the browser sends its cookie back
+    again = api.post(
+        "/api/v1/auth/login", {"username": "alice", "password": PASSWORD}, format="json"
+    )
+    assert again.status_code == 200
+
+
+def test_logging_out_everywhere_revokes_tokens_and_devices(api, settings):
+    settings.LOGIN_ATTEMPTS_PER_IP = 2
+    register(api, "alice")
+    first = login(api, "alice").json()
+    second = login(api, "alice").json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {first['token']}")
+    assert api.post("/api/v1/auth/logout-all").status_code == 204
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {second}")
+    assert api.get("/api/v1/auth/me").status_code == 401
+    api.credentials()
+    for i in range(3):
+        login(api, f"nobody{i}", password="guess")
+    assert login(api, "alice", device_token=first["device_token"]).status_code == 429
