@@ -34,4 +34,5 @@ USER app
 EXPOSE 8000
 # One worker per core, a few threads each (every thread keeps one database connection).
 # --respawn-failed-workers: a worker that dies is replaced without dropping the others.
-CMD ["sh", "-c", "exec granian --interface wsgi --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY} --blocking-threads ${WEB_THREADS} --no-access-log --log-level warning --respawn-failed-workers pollsite.wsgi:application"]
+# The API waits on PostgreSQL with at most WEB_THREADS - 1 threads (README, "Bounded waits").
+CMD ["sh", "-c", "export DB_CONCURRENCY=${DB_CONCURRENCY:-$((WEB_THREADS - 1))}; exec granian --interface wsgi --host 0.0.0.0 --port ${PORT} --workers ${WEB_CONCURRENCY} --blocking-threads ${WEB_THREADS} --no-access-log --log-level warning --respawn-failed-workers pollsite.wsgi:application"]
