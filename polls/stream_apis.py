@@ -1,8 +1,9 @@
 """GET /api/v1/polls/{id}/results/stream: live results over Server-Sent Events.
 
-An async view, served by uvicorn (pollsite/asgi.py): the request checks access once
-(the results' own rule, selectors.access_results_by_user), subscribes to this process's
-Hub (polls/stream_hub.py) and then holds no database connection.
+An async view, served by uvicorn (pollsite/asgi.py): the request subscribes to this
+process's Hub (polls/stream_hub.py), checks access once on the read that gives its first
+frame (the results' own rule, selectors.access_results_by_user) and then holds no
+database connection.
 """
 
 import asyncio
@@ -62,9 +63,13 @@ async def results_stream(request, poll_id):
             first = await sync_to_async(_first_frame, thread_sensitive=False)(request, poll_id)
         else:
             first = await ANONYMOUS_FIRST_FRAMES.get(poll_id)
-    except Exception as exc:  # the same problem documents as the rest of the API
+    except BaseException as exc:
+        # A subscriber who hangs up while waiting cancels this (CancelledError is no
+        # Exception): unsubscribe then too, or its place would stay taken for good.
         hub.unsubscribe(poll_id, queue)
-        return problem_response_for(exc)
+        if not isinstance(exc, Exception):
+            raise
+        return problem_response_for(exc)  # the same problem documents as the rest of the API
     response = StreamingHttpResponse(
         events(poll_id, queue, first), content_type="text/event-stream"
     )
