@@ -20,10 +20,9 @@ SALT = "identity.login-device"
 def issue(user) -> str:
     """A new device token for `user` (a row; the oldest beyond DEVICES_PER_USER go)."""
     device = LoginDevice.objects.create(user=user)
-    stale = LoginDevice.objects.filter(user=user).order_by("-created_at")[
-        settings.LOGIN_DEVICES_PER_USER :
-    ]
-    LoginDevice.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).delete()
+    newest_first = LoginDevice.objects.filter(user=user).order_by("-created_at", "-pk")
+    oldest = newest_first.values_list("pk", flat=True)[settings.LOGIN_DEVICES_PER_USER :]
+    LoginDevice.objects.filter(pk__in=list(oldest)).delete()
     return signing.dumps({"d": device.pk, "u": user.pk}, salt=SALT, compress=True)
 
 

@@ -59,30 +59,29 @@ def token_create(*, username: str, password: str, client_ip: str, device_token=N
     refused before the check.
     """
     device = devices.known(device_token, username)
+    # (scope, key, limit, what a success does to its count)
     if device is not None:
-        scopes = [("login-device", device.pk, settings.LOGIN_ATTEMPTS_PER_DEVICE)]
+        limits = [("login-device", device.pk, settings.LOGIN_ATTEMPTS_PER_DEVICE, ratelimit.reset)]
     else:
-        scopes = [
-            ("login-user", username.lower(), settings.LOGIN_ATTEMPTS_PER_USERNAME),
-            ("login-ip", client_ip, settings.LOGIN_ATTEMPTS_PER_IP),
+        limits = [
+            ("login-user", username.lower(), settings.LOGIN_ATTEMPTS_PER_USERNAME, ratelimit.reset),
+            # A crowd behind one address: a success takes back only its own attempt.
+            ("login-ip", client_ip, settings.LOGIN_ATTEMPTS_PER_IP, ratelimit.refund),
         ]
     counted = []
     try:
-        for scope, key, limit in scopes:
+        for scope, key, limit, on_success in limits:
             _login_hit(scope, key, limit)
-            counted.append((scope, key))
+            counted.append((scope, key, on_success))
     except ratelimit.TooManyAttempts:
-        for scope, key in counted:
+        for scope, key, _ in counted:
             ratelimit.refund(scope, key)  # refused unchecked: not a guess
         raise
     user = authenticate(username=username, password=password)
     if user is None:
         raise errors.InvalidCredentials()
-    for scope, key in counted:
-        if scope == "login-ip":
-            ratelimit.refund(scope, key)
-        else:
-            ratelimit.reset(scope, key)
+    for scope, key, on_success in counted:
+        on_success(scope, key)
     # Authentication never deletes expired tokens (it sits on the vote path); login does.
     AuthToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
     token, secret = AuthToken.objects.create(user)

@@ -36,7 +36,7 @@ from polls.serializers import (
 )
 from pollsite import fields
 from pollsite.pagination import PageNumberPagination
-from pollsite.problems import problem_responses
+from pollsite.problems import OutcomeUnknown, problem_responses
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # What every staff operation on one poll may answer, before its own problems.
@@ -286,7 +286,7 @@ class VoteCastApi(APIView):
                 errors.PollNotOpen,
                 errors.AlreadyVoted,
                 errors.IdempotencyKeyReused,
-                errors.VoteOutcomeUnknown,
+                OutcomeUnknown,
             ),
         },
         examples=[OpenApiExample("vote", request_only=True, value={"option_id": 1})],

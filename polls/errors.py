@@ -66,22 +66,6 @@ class AlreadyVoted(Problem):
     default_detail = "This national ID has already voted in this poll."
 
 
-class VoteOutcomeUnknown(Problem):
-    # 504: the API waited on the database past its bound after sending the vote, so it
-    # cannot say whether the vote was counted (it may have been, in the instant before the
-    # server froze). A 503 means "not counted"; this does not claim it.
-    status_code = 504
-    default_code = "vote_outcome_unknown"
-    default_detail = (
-        "The database stopped answering after it received this vote: it may have been "
-        "counted. Retry with the same Idempotency-Key to get its receipt, or to cast it "
-        "if it was not counted (without a key, 409 already_voted says it was)."
-    )
-
-    def __init__(self):
-        super().__init__(headers={"Retry-After": "5"})
-
-
 class PollLocked(Problem):
     status_code = 409
     default_code = "poll_locked"

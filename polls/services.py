@@ -21,7 +21,6 @@ from polls.errors import SQLState
 from polls.models import IdempotencyKey, Option, Poll, ResultsVisibility, Vote
 from polls.notifier import notifier
 from polls.selectors import poll_status
-from pollsite.db_backend.base import OutcomeUnknown
 from pollsite.problems import constraint_of, sqlstate_of
 
 # --- Polls and options -------------------------------------------------------------------
@@ -187,14 +186,11 @@ def vote_cast(*, credentials, poll_id, option_id, idempotency_key=None) -> VoteR
         with _savepoint_if_in_transaction(), connection.cursor() as cursor:
             cursor.execute(CAST_VOTE, params)
             answer = cursor.fetchone()
-    except OutcomeUnknown:
-        # Sent, and the connection lost before the answer (the watchdog, a crash): it may
-        # have been committed. Say so (504), not 503, which means "not counted".
-        raise errors.VoteOutcomeUnknown() from None
     except OperationalError:
-        # Not a refusal of this vote but the database out of reach, slow or frozen (a
-        # timeout, the deadline, no place at the gate, no connection): rolled back or
-        # never sent, and asking it anything more would wait again. The API answers 503.
+        # Not a refusal of this vote but the database out of reach, slow or frozen: a
+        # timeout, the deadline, no place at the gate, no connection (503: not counted),
+        # or the connection lost after the vote was sent (OutcomeUnknown, 504: it may
+        # have counted). Asking the database anything more would wait again.
         raise
     except DatabaseError as refused:
         # The token was good: the statement reached the INSERT. A retry must get the

@@ -77,5 +77,5 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
 
     def process_exception(self, request, exception):
         if isinstance(exception, (OperationalError, InterfaceError)):
-            return problem_response_for(exception)
+            return problem_response_for(exception, request)
         return None

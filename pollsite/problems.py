@@ -16,6 +16,8 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, renderers, serializers
 from rest_framework.response import Response
 
+from pollsite.db_backend import base as db_backend
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -60,6 +62,23 @@ class DatabaseUnavailable(Problem):
     default_code = "database_unavailable"
     default_detail = "The database is not answering; try again shortly."
     retry_after = 5  # seconds a client should wait before retrying
+
+    def __init__(self):
+        super().__init__(headers={"Retry-After": str(self.retry_after)})
+
+
+class OutcomeUnknown(Problem):
+    # 504: the API sent a write and the database stopped answering before it said how it
+    # went (it may have frozen between its commit and its answer; pollsite/db_backend's
+    # OutcomeUnknown). 503 means "not done"; this does not claim it.
+    status_code = 504
+    default_code = "outcome_unknown"
+    default_detail = (
+        "The database stopped answering after it received this request: it may have taken "
+        "effect. Retry it with the same Idempotency-Key (a vote then answers its receipt if "
+        "it counted, or is cast now; never twice), or read back before retrying."
+    )
+    retry_after = 5
 
     def __init__(self):
         super().__init__(headers={"Retry-After": str(self.retry_after)})
@@ -132,10 +151,13 @@ def database_refusal(exc):
     return kind() if kind is not None else None
 
 
-def _known_problem(exc):
+def _known_problem(exc, request):
     """The contract's exception for one that is not our bug, else None."""
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, db_backend.OutcomeUnknown) and _writes(request):
+        logger.warning("outcome unknown: %s", type(exc.__cause__ or exc).__name__)
+        return OutcomeUnknown()
     known = database_refusal(exc) if isinstance(exc, DatabaseError) else None
     # InterfaceError is no DatabaseError in Django's hierarchy: test for it explicitly.
     if known is None and isinstance(exc, (OperationalError, InterfaceError)):
@@ -144,6 +166,11 @@ def _known_problem(exc):
         logger.warning("database unavailable: %s", type(exc.__cause__ or exc).__name__)
         return DatabaseUnavailable()
     return known
+
+
+def _writes(request):
+    """Whether the request may have changed something (a read's lost answer is just a 503)."""
+    return getattr(request, "method", "GET") not in ("GET", "HEAD", "OPTIONS")
 
 
 def problem(status, code, detail, *, errors=None):
@@ -183,7 +210,7 @@ def exception_handler(exc, context):
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
 
-    exc = _known_problem(exc) or exc
+    exc = _known_problem(exc, context.get("request")) or exc
 
     if isinstance(exc, Problem):
         return _problem_response(exc)
@@ -236,9 +263,9 @@ def _json_problem(status, code, detail, headers=None):
     return response
 
 
-def problem_response_for(exc):
+def problem_response_for(exc, request=None):
     """A problem-document response for a view outside DRF, through the same handler."""
-    response = exception_handler(exc, {})
+    response = exception_handler(exc, {"request": request})
     return _json_problem(
         response.status_code,
         response.data["code"],

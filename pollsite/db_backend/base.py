@@ -33,6 +33,7 @@ stalled host, a hung storage): its timers do not run, and the socket stays open.
   refused there, so a 503 never hides a vote that went on to count.
 """
 
+import contextlib
 import heapq
 import itertools
 import os
@@ -155,12 +156,15 @@ class _Gate:
             with self._lock:
                 if self._semaphore is None:
                     self._semaphore = threading.BoundedSemaphore(limit)
-        wait = 0 if WATCHDOG.suspect() else settings.DB_GATE_WAIT_SECONDS
-        if not self._semaphore.acquire(timeout=wait):
-            raise OperationalError(
-                "database busy: every database place of this process is taken (the server "
-                "may be slow or frozen)"
-            )
+        # A free place is taken at once (the usual case: nothing more on the hot path);
+        # only a full gate asks whether the server looks stuck, and waits if not.
+        if not self._semaphore.acquire(blocking=False):
+            wait = 0 if WATCHDOG.suspect() else settings.DB_GATE_WAIT_SECONDS
+            if not self._semaphore.acquire(timeout=wait):
+                raise OperationalError(
+                    "database busy: every database place of this process is taken (the "
+                    "server may be slow or frozen)"
+                )
         return _Release(self._semaphore)
 
 
@@ -177,15 +181,7 @@ class _Release:
         self._semaphore.release()
 
 
-class _Nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None
-
-
-_NOTHING = _Nothing()
+_NOTHING = contextlib.nullcontext()
 
 
 class _Watchdog:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from django.db import InterfaceError, OperationalError
 
+from pollsite.db_backend.base import OutcomeUnknown
 from pollsite.problems import exception_handler
 from tests.support import stack
 
@@ -69,4 +70,22 @@ def test_it_maps_both_connection_errors_to_503(error):
     response = exception_handler(error, {})
     assert response.status_code == 503
     assert response.data["code"] == "database_unavailable"
+    assert response.headers["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "code"),
+    [
+        ("POST", 504, "outcome_unknown"),
+        ("DELETE", 504, "outcome_unknown"),
+        ("GET", 503, "database_unavailable"),
+    ],
+)
+def test_a_write_whose_answer_was_lost_is_outcome_unknown_not_503(rf, method, status, code):
+    """The connection lost after the statement was sent (pollsite/db_backend): a write
+    may have taken effect, so it is not told 503 ("not done"); a read simply failed."""
+    lost = OutcomeUnknown("server closed the connection unexpectedly")
+    response = exception_handler(lost, {"request": rf.generic(method, "/api/v1/polls")})
+    assert response.status_code == status
+    assert response.data["code"] == code
     assert response.headers["Retry-After"] == "5"

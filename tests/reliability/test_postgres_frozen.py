@@ -2,7 +2,7 @@
 nothing, and none of its own timers runs) for 10 s and for 70 s, past the front's own
 timeout, and a DBA's ACCESS EXCLUSIVE lock on the votes held past the statement timeout,
 all under voting. Whatever a voter is told is true: every 201's vote is counted, every
-503's vote is not, a 504 vote_outcome_unknown says it cannot tell (the vote was sent and
+503's vote is not, a 504 outcome_unknown says it cannot tell (the vote was sent and
 the server froze before it answered: in the instant between its commit and its answer,
 the vote counts), and nothing else is answered (no 500, no 503 from the front for a vote
 the app went on to count). /healthz answers throughout, and votes go through again
@@ -132,12 +132,12 @@ def check(postgres, poll, voting, figure, name, *, fault_from, fault_to, **figur
         healthz_max_ms=round(1000 * max(during, default=0)),
         healthz_over_1s=sum(1 for s in during if s > 1),
     )
-    # 201: counted. 503: not counted. 504 vote_outcome_unknown: the vote was sent and the
+    # 201: counted. 503: not counted. 504 outcome_unknown: the vote was sent and the
     # server stopped answering before it said (it may have frozen between its commit
     # and its answer), and the answer says so.
     assert set(statuses) <= {201, 503, 504}, statuses
     assert set(codes) <= {"database_unavailable"}, codes  # never the front's own 503
-    assert {code for status, code in told.values() if status == 504} <= {"vote_outcome_unknown"}
+    assert {code for status, code in told.values() if status == 504} <= {"outcome_unknown"}
     assert statuses[503] > 0, "the fault should have met some votes"
     assert not lied_201 and not lied_503, (lied_201, lied_503)
     assert len(counted - set(unknown)) == len(acknowledged)

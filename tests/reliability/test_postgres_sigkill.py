@@ -55,10 +55,12 @@ def test_it_loses_no_acknowledged_vote_to_a_sigkill_of_postgres(scratch, figure)
                 if response.status_code == 201:
                     receipts[i] = response.json()["receipt"]
                     return
-                assert response.status_code == 503, response.text + unhandled_errors(
-                    scratch / "app.log"
+                # 503: not counted; 504: a vote in flight as the server died, which may
+                # have counted. Both say retry (the same Idempotency-Key never counts twice).
+                told = (response.status_code, response.json().get("code"))
+                assert told in {(503, "database_unavailable"), (504, "outcome_unknown")}, (
+                    response.text + unhandled_errors(scratch / "app.log")
                 )
-                assert response.json()["code"] == "database_unavailable"
                 assert int(response.headers["Retry-After"]) > 0
                 time.sleep(0.2)
 
