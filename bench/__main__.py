@@ -368,7 +368,7 @@ class Bench:
 
     def fan_out(self):
         cfg = self.cfg
-        self.phase(f"SSE fan-out: {cfg.fan_out} subscribers on the one stream process, one vote")
+        self.phase(f"SSE fan-out: {cfg.fan_out} subscribers on the stream servers, one vote")
         poll = fixtures.create_polls(1, title="Fan-out")[0]
         result = asyncio.run(
             freshness.fan_out(self.base, poll, self.tokens[0], subscribers=cfg.fan_out)

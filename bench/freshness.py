@@ -22,9 +22,18 @@ import httpx
 from bench.stats import percentile
 
 
+def source_addresses(count, per_address):
+    """`count` loopback source addresses, `per_address` times each (127.0.1.1, ...): any
+    127.x.y.z is this machine, so a crowd can come from many addresses, as real clients
+    do. From one, it would meet the front's per-address stream limit (STREAMS_PER_CLIENT)."""
+    needed = (count + per_address - 1) // per_address
+    addresses = [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(needed)]
+    return [addresses[i // per_address] for i in range(count)]
+
+
 class Subscriber:
-    def __init__(self, host, port, path):
-        self.host, self.port, self.path = host, port, path
+    def __init__(self, host, port, path, source=None):
+        self.host, self.port, self.path, self.source = host, port, path, source
         self.events = []  # (monotonic time, total_votes)
         self.error = None
         self._task = None
@@ -32,7 +41,9 @@ class Subscriber:
 
     async def run(self):
         try:
-            reader, writer = await asyncio.open_connection(self.host, self.port)
+            reader, writer = await asyncio.open_connection(
+                self.host, self.port, local_addr=(self.source, 0) if self.source else None
+            )
         except OSError as exc:
             self.error = f"connect: {exc}"
             self.connected.set()
@@ -80,10 +91,12 @@ async def subscribe(base, poll_id, count, *, batch=100, timeout=30):
     """`count` subscribers, connected `batch` at a time, each holding its first event."""
     host, port = base.removeprefix("http://").split(":")
     path = f"/api/v1/polls/{poll_id}/results/stream"
-    subscribers = []
+    subscribers, sources = [], source_addresses(count, per_address=batch)
     for start in range(0, count, batch):
-        size = min(batch, count - start)
-        group = [Subscriber(host, int(port), path).start() for _ in range(size)]
+        group = [
+            Subscriber(host, int(port), path, source).start()
+            for source in sources[start : start + batch]
+        ]
         await asyncio.wait_for(
             asyncio.gather(*(s.connected.wait() for s in group)), timeout=timeout
         )
@@ -162,7 +175,7 @@ async def freshness(base, poll, tokens, *, subscribers=100, rate=20.0, settle=2.
 
 
 async def fan_out(base, poll, token, *, subscribers=1000, wait=10.0):
-    """1,000 subscribers on one server process, one vote: who got it, and how soon."""
+    """1,000 subscribers (100 per source address), one vote: who got it, and how soon."""
     subs = await subscribe(base, poll.id, subscribers)
     try:
         connected = sum(1 for s in subs if s.events)

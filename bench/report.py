@@ -253,7 +253,7 @@ def goals(run):
     fan = run["sse_fan_out"]
     rows.append(
         (
-            f"SSE fan-out, {fan['subscribers']} subscribers, 1 process",
+            f"SSE fan-out, {fan['subscribers']} subscribers",
             f"{fan['received']} received, p50 {_ms(fan['delay_p50_ms'])}"
             f", p99 {_ms(fan['delay_p99_ms'])}",
             "all receive it",

@@ -6,16 +6,11 @@ would cost the test more than the server."""
 import asyncio
 import contextlib
 import json
-import resource
 import time
 
-
-def raise_open_files_limit():
-    """Every subscriber is a socket: let this process hold as many as the system allows."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return hard
+# The same crowd helpers as the benchmarks' (re-exported for the tests).
+from bench.freshness import source_addresses as sources  # noqa: F401
+from bench.stack import raise_open_files_limit  # noqa: F401
 
 
 class Subscriber:
@@ -80,13 +75,6 @@ class Subscriber:
             self.answered.set()
             if writer is not None:
                 writer.close()
-
-
-def sources(count, per_address):
-    """`count` source addresses, `per_address` subscribers each: 127.0.1.1, 127.0.1.2, ..."""
-    needed = (count + per_address - 1) // per_address
-    addresses = [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(needed)]
-    return [addresses[i // per_address] for i in range(count)]
 
 
 async def open_all(base, poll_id, addresses):
