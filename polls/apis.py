@@ -3,7 +3,7 @@
 import re
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import (
     APIException,
@@ -49,7 +49,7 @@ def poll_response(poll, status=200, *, user=None):
     return Response(PollSerializer(poll, context=context).data, status=status)
 
 
-class OptionInputSerializer(serializers.Serializer):
+class OptionCreateSerializer(serializers.Serializer):
     label = fields.CharField(max_length=TITLE_MAX_LENGTH)
     description = fields.CharField(
         max_length=OPTION_DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True, default=""
@@ -58,6 +58,7 @@ class OptionInputSerializer(serializers.Serializer):
 
 class PollListApi(APIView):
     permission_classes = [IsStaffOrReadOnly]
+    input_names = {"POST": "PollCreate"}  # the schema's PollCreateRequest
     # Also tells the schema that GET answers a page, {count, next, previous, results}.
     pagination_class = PageNumberPagination
 
@@ -79,7 +80,7 @@ class PollListApi(APIView):
         results_visibility = fields.ChoiceField(
             choices=ResultsVisibility.values, required=False, default=ResultsVisibility.LIVE
         )
-        options = OptionInputSerializer(many=True, min_length=2, max_length=100)
+        options = OptionCreateSerializer(many=True, min_length=2, max_length=100)
 
         def validate_options(self, options):
             labels = [o["label"].strip().casefold() for o in options]
@@ -142,6 +143,7 @@ class PollListApi(APIView):
 
 class PollDetailApi(APIView):
     permission_classes = [IsStaffOrReadOnly]
+    input_names = {"PATCH": "PollUpdate"}
 
     class InputSerializer(serializers.Serializer):
         title = fields.CharField(max_length=TITLE_MAX_LENGTH, required=False)
@@ -196,7 +198,7 @@ class OptionCreateApi(APIView):
     @extend_schema(
         tags=["polls"],
         summary="Add an option (staff)",
-        request=OptionInputSerializer,
+        request=OptionCreateSerializer,
         responses={
             201: OptionSerializer,
             **problem_responses(ValidationError, *STAFF_ON_A_POLL, errors.PollLocked),
@@ -204,7 +206,7 @@ class OptionCreateApi(APIView):
     )
     def post(self, request, poll_id):
         poll = selectors.access_poll_by_user(poll_id, request.user)
-        data = OptionInputSerializer(data=request.data)
+        data = OptionCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         option = services.option_add(poll=poll, **data.validated_data)
         return Response(OptionSerializer(option).data, status=201)
@@ -358,9 +360,25 @@ class ResultsApi(APIView):
             "been sent, every later read includes it. Send `If-None-Match` with the "
             "`ETag` to get 304 when nothing changed."
         ),
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="An `ETag` this client holds: 304, with no body, if it is current.",
+            ),
+            OpenApiParameter(
+                "ETag",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200, 304],
+                required=True,
+                description="The results' version, quoted; changes with every counted vote.",
+            ),
+        ],
         responses={
             200: ResultsSerializer,
-            304: None,
+            304: OpenApiResponse(description="Not modified: the `If-None-Match` sent is current."),
             **problem_responses(NotFound, errors.ResultsHidden),
         },
     )

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from polls import audit, errors
-from polls.serializers import ExportSerializer, LedgerEntrySerializer, LedgerPageSerializer
+from polls.serializers import ExportSerializer, LedgerEntrySerializer
 from pollsite.pagination import PageNumberPagination
 from pollsite.problems import problem_responses
 
@@ -81,27 +81,29 @@ class ResultsExportCsvApi(APIView):
 
 class ReceiptLedgerApi(APIView):
     permission_classes = [AllowAny]
+    # Also tells the schema that GET answers a page, {count, next, previous, results}.
+    pagination_class = PageNumberPagination
 
     @extend_schema(
         tags=["audit"],
         summary="Receipt ledger: every counted ballot",
         description=(
-            "Every counted receipt of the poll with the minute it was cast, ordered by "
-            "receipt; no option and nothing about the voter, so a receipt proves inclusion, "
-            "never a choice. `count` equals the results' `total_votes`. Public once the "
+            "Every counted receipt of the poll, ordered by receipt: no option, no time and "
+            "nothing about the voter, so a receipt proves inclusion, never a choice "
+            "(docs/privacy.md). `count` equals the results' `total_votes`. Public once the "
             "poll is closed; staff at any time."
         ),
         parameters=[
-            OpenApiParameter("page", int, description="1-based."),
-            OpenApiParameter("page_size", int, description="Up to 100."),
+            OpenApiParameter("page", int, description="1 and up; a page past the last is 404."),
+            OpenApiParameter("page_size", int, description="1 to 100."),
         ],
         responses={
-            200: LedgerPageSerializer,
+            200: LedgerEntrySerializer(many=True),
             **problem_responses(NotFound, errors.PollNotClosed),
         },
     )
     def get(self, request, poll_id):
         poll = audit.access_audit_by_user(poll_id, request.user)
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(audit.receipt_ledger(poll), request, view=self)
         return paginator.get_paginated_response(LedgerEntrySerializer(page, many=True).data)

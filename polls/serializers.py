@@ -21,8 +21,9 @@ class MyVoteInPollSerializer(serializers.Serializer):
 
 
 class PollSerializer(serializers.Serializer):
-    """Needs context["totals"]: {poll_id: total_votes}, from selectors.poll_totals; and
-    context["my_votes"]: {poll_id: vote}, from selectors.my_votes, for `my_vote`."""
+    # Needs context["totals"]: {poll_id: total_votes}, from selectors.poll_totals; and
+    # context["my_votes"]: {poll_id: vote}, from selectors.my_votes, for `my_vote`. (A
+    # comment, not a docstring: the docstring would be the schema's Poll description.)
 
     id = serializers.IntegerField()
     title = serializers.CharField()
@@ -130,7 +131,7 @@ class ExportOptionSerializer(serializers.Serializer):
 class ExportPollSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=STATUSES)
     opens_at = serializers.DateTimeField()
     closes_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True, help_text="Set by an early close.")
@@ -148,10 +149,3 @@ class LedgerEntrySerializer(serializers.Serializer):
     # The receipt alone: no time, which with the timeline could prove its choice
     # (docs/privacy.md).
     receipt = serializers.CharField()
-
-
-class LedgerPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField(help_text="Counted ballots: equals the results' total.")
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = LedgerEntrySerializer(many=True)

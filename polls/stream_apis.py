@@ -13,11 +13,18 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import close_old_connections
 from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
 
 from identity.authentication import user_from_bearer
+from polls import errors
 from polls.selectors import access_results_by_user
 from polls.stream_hub import frame_of, hub
-from pollsite.problems import Problem, problem_response_for
+from pollsite.problems import Problem, problem_response_for, problem_responses
+from pollsite.schema import document_outside_drf
 
 
 class StreamCapacityReached(Problem):
@@ -27,6 +34,13 @@ class StreamCapacityReached(Problem):
 
     def __init__(self):
         super().__init__(headers={"Retry-After": "5"})
+
+
+class TooManyStreams(Problem):
+    # Answered by the front (deploy/nginx.conf.template), per client address.
+    status_code = 429
+    default_code = "too_many_streams"
+    default_detail = "Too many results streams from your address; close one or try again shortly."
 
 
 async def events(poll_id, queue, first):
@@ -133,3 +147,51 @@ def _anonymous_first_frame(poll_id):
 
 
 ANONYMOUS_FIRST_FRAMES = SharedReads(_anonymous_first_frame)
+
+
+STREAM_DESCRIPTION = """\
+Server-Sent Events (`text/event-stream`): a `results` event at once, then one after each
+change, each version once and never an older one than the last sent. Its `data` is one
+line of JSON, the same document as `GET /results` (the `Results` schema); its `id` is not
+set. A comment line (`: heartbeat`) comes every 15 s without news. The stream has no end:
+close it when done.
+
+Browsers: `EventSource` cannot send an `Authorization` header. Public results need none
+(`new EventSource("/api/v1/polls/12/results/stream")`). Staff reading a draft or hidden
+results send the bearer token with `fetch()` and read the body as a stream (for example
+with `@microsoft/fetch-event-source`); the token is never accepted in the URL, where it
+would reach logs and histories.
+"""
+
+
+class ResultsStreamSchema(APIView):
+    """The schema's description of results_stream above; it serves nothing (the route
+    is the async view). Authentication and permissions are the same as the stream's."""
+
+    permission_classes = [AllowAny]
+    event_stream_data = {"results": "Results"}  # event name -> its data's component
+
+    @extend_schema(
+        tags=["results"],
+        summary="Live results as a stream of events",
+        description=STREAM_DESCRIPTION,
+        responses={
+            (200, "text/event-stream"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="`event: results` frames whose `data` is a `Results` document.",
+            ),
+            **problem_responses(
+                NotFound, errors.ResultsHidden, TooManyStreams, StreamCapacityReached
+            ),
+        },
+    )
+    def get(self, request, poll_id):  # pragma: no cover - never routed
+        raise NotFound()
+
+
+document_outside_drf(
+    "/api/v1/polls/{poll_id}/results/stream",
+    "api/v1/polls/<poll_id:poll_id>/results/stream",
+    "GET",
+    ResultsStreamSchema,
+)

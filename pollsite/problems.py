@@ -84,6 +84,14 @@ class OutcomeUnknown(Problem):
         super().__init__(headers={"Retry-After": str(self.retry_after)})
 
 
+class AppUnavailable(Problem):
+    # Answered by the front (deploy/nginx.conf.template) when no app server answers; here
+    # so that the schema lists it with the app's own 503s.
+    status_code = 503
+    default_code = "app_unavailable"
+    default_detail = "The service is restarting; try again shortly."
+
+
 class PayloadTooLarge(Problem):
     status_code = 413
     default_code = "payload_too_large"
@@ -116,7 +124,14 @@ def contract_of(kind) -> tuple[int, str, str]:
     if issubclass(kind, exceptions.ValidationError):
         return 400, DRF_CODES[exceptions.ValidationError], VALIDATION_DETAIL
     code = kind.default_code if issubclass(kind, Problem) else DRF_CODES[kind]
-    return kind.status_code, code, str(kind.default_detail)
+    return kind.status_code, code, EXAMPLE_DETAILS.get(kind, str(kind.default_detail))
+
+
+# DRF's own messages that are templates, as an example of them reads.
+EXAMPLE_DETAILS = {
+    exceptions.UnsupportedMediaType: 'Unsupported media type "text/plain" in request.',
+    exceptions.MethodNotAllowed: 'Method "PUT" not allowed.',
+}
 
 
 # --- Database errors -------------------------------------------------------------------
@@ -316,11 +331,22 @@ def problem_responses(*kinds):
     (Problem subclasses and DRF exceptions): each status gets one response with an
     example per code, served as application/problem+json.
     """
+    return with_problems({}, kinds)
+
+
+def with_problems(responses, kinds):
+    """`responses` (an extend_schema responses dict) with the problems of `kinds` added:
+    a status it already answers with problems gains the examples of the codes it lacks."""
     from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 
-    by_status = {}
+    responses = dict(responses)
     for status, code, detail in map(contract_of, kinds):
-        by_status.setdefault(status, []).append(
+        key = (status, PROBLEM_CONTENT_TYPE)
+        known = responses.get(key)
+        examples = list(known.examples) if known is not None else []
+        if code in {e.name for e in examples}:
+            continue
+        examples.append(
             OpenApiExample(
                 code,
                 value=problem(status, code, detail),
@@ -329,11 +355,7 @@ def problem_responses(*kinds):
                 media_type=PROBLEM_CONTENT_TYPE,
             )
         )
-    return {
-        (status, PROBLEM_CONTENT_TYPE): OpenApiResponse(
-            ProblemSerializer,
-            description=", ".join(e.name for e in examples),
-            examples=examples,
+        responses[key] = OpenApiResponse(
+            ProblemSerializer, description=", ".join(e.name for e in examples), examples=examples
         )
-        for status, examples in by_status.items()
-    }
+    return responses

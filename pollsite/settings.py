@@ -335,6 +335,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # No "Patched..." twin of an update body: its fields are optional already.
+    "COMPONENT_SPLIT_PATCH": False,
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    # Typed as they are matched (polls/urls.py): a poll id is an integer.
+    "PATH_CONVERTER_OVERRIDES": {
+        "poll_id": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+        "receipt": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    },
+    # pollsite/schema.py: the results stream (no DRF view) and the document's defaults.
+    "PREPROCESSING_HOOKS": ["pollsite.schema.preprocess"],
+    "POSTPROCESSING_HOOKS": ["pollsite.schema.postprocess"],
     "ENUM_NAME_OVERRIDES": {
         "PollStatusEnum": "polls.selectors.STATUSES",
         "VerificationStatusEnum": "identity.serializers.VERIFICATION_STATUSES",
