@@ -44,9 +44,10 @@ loadtest: $(STAMP) ## Load scenario (locust) against a running `make run`; check
 		-t $(LOADTEST_DURATION) --stop-timeout 15 \
 		--csv $(LOADTEST_OUT)/run --html $(LOADTEST_OUT)/report.html
 
-lint: $(STAMP) ## ruff: lint and check formatting
+lint: $(STAMP) ## ruff (lint, formatting) and mypy (types, with the Django and DRF stubs)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(STAMP) ## ruff: fix what can be fixed and format
 	$(VENV)/bin/ruff check --fix .

@@ -1,5 +1,7 @@
 """HTTP API for accounts, tokens and national ID verification (contract: docs/api-contract.md)."""
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -20,7 +22,7 @@ class RegisterApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         username = fields.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
         password = fields.CharField(
             max_length=128, trim_whitespace=False, style={"input_type": "password"}
@@ -62,7 +64,7 @@ class LoginApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         username = fields.CharField(max_length=150)
         password = fields.CharField(max_length=128, trim_whitespace=False)
         device_token = fields.CharField(
@@ -162,7 +164,7 @@ class MeApi(APIView):
 class VerifyApi(APIView):
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         national_id = fields.CharField(
             max_length=32, help_text="Spaces and dashes are ignored. Never stored in clear."
         )

@@ -14,6 +14,7 @@ is gone.
 
 import binascii
 import functools
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -26,7 +27,8 @@ from rest_framework import exceptions
 from identity.models import VoterIdentity
 
 
-class BearerTokenAuthentication(TokenAuthentication):
+# knox ships no type hints: its TokenAuthentication is Any to mypy.
+class BearerTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
     """`Authorization: Bearer <token>`; missing, expired, revoked or tampered tokens get 401.
 
     A view whose service checks the token inside its own statement (the vote) sets
@@ -74,11 +76,11 @@ def invalid_token():
     return exceptions.AuthenticationFailed("Invalid or expired token.")
 
 
-def bearer_lookup(token: bytes) -> dict:
+def bearer_lookup(token: bytes) -> dict[str, str]:
     """The statement parameters for a token as sent (bytes), or 401 if it cannot be one."""
     try:
-        token = token.decode("ascii")
-        return {"token_key": token[: CONSTANTS.TOKEN_KEY_LENGTH], "digest": hash_token(token)}
+        text = token.decode("ascii")
+        return {"token_key": text[: CONSTANTS.TOKEN_KEY_LENGTH], "digest": hash_token(text)}
     except (UnicodeDecodeError, TypeError, binascii.Error, ValueError):
         raise invalid_token() from None
 
@@ -121,7 +123,10 @@ def _lookup_statement():
 
 
 def _user_and_token(row):
-    built, start = [], 0
+    # The token, the user, and the voter identity or None; the first two are always
+    # there (identity_bearer() answers no row without them).
+    built: list[Any] = []
+    start = 0
     for model, _ in _models():
         fields = model._meta.concrete_fields
         values = row[start : start + len(fields)]

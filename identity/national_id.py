@@ -8,6 +8,7 @@ because messages end up in logs and API responses.
 
 import random
 from datetime import date
+from types import ModuleType
 
 from stdnum import luhn, verhoeff
 from stdnum.ee import ik
@@ -32,7 +33,7 @@ class Scheme:
         self.label = label
         self.lengths = lengths
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Scheme {self.code}>"
 
     def canonicalize(self, raw: str) -> str:
@@ -78,7 +79,7 @@ class Scheme:
 class _StdnumScheme(Scheme):
     """A scheme whose remaining rules are python-stdnum's validate()."""
 
-    def __init__(self, code, label, lengths, module):
+    def __init__(self, code: str, label: str, lengths: tuple[int, ...], module: ModuleType):
         super().__init__(code, label, lengths)
         self.module = module
 

@@ -51,7 +51,7 @@ class RegistryUnavailable(Exception):
 
     retry_after: int = DEFAULT_RETRY_AFTER
 
-    def __init__(self, reason: str, *, retry_after: int = DEFAULT_RETRY_AFTER):
+    def __init__(self, reason: str, *, retry_after: float = DEFAULT_RETRY_AFTER):
         # The reason is logged and may reach a traceback: never put personal data in it.
         super().__init__(reason)
         self.retry_after = max(1, math.ceil(retry_after))
@@ -134,7 +134,8 @@ class RegistryAdapter:
     def parse_response(self, request: httpx.Request, response: httpx.Response) -> Citizen | None:
         status = response.status_code
         if status == 404:
-            return self._not_found(response)
+            self._not_found(response)  # raises unless the registry itself said so
+            return None
         if status != 200:
             raise RegistryUnavailable(f"status {status}")
         asked = json.loads(request.content)["national_id"]
@@ -148,7 +149,7 @@ class RegistryAdapter:
             raise InvalidResponse("404 without the registry's not_found body")
         return None
 
-    def _post(self, national_id: str, headers: dict) -> httpx.Request:
+    def _post(self, national_id: str, headers: dict[str, str]) -> httpx.Request:
         return httpx.Request(
             "POST",
             _lookup_url(),
@@ -213,7 +214,8 @@ class ApiKeyRegistryAdapter(RegistryAdapter):
 
 @functools.cache
 def _adapter_class(path: str) -> type[RegistryAdapter]:
-    return import_string(path)
+    adapter: type[RegistryAdapter] = import_string(path)
+    return adapter
 
 
 def _adapter() -> RegistryAdapter:

@@ -1,8 +1,10 @@
 """Writes for accounts, tokens and national ID verification."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
@@ -18,7 +20,10 @@ from identity.models import VoterIdentity
 from pollsite import ratelimit
 
 logger = logging.getLogger(__name__)
-User = get_user_model()
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User  # what get_user_model() gives here
+else:
+    User = get_user_model()
 
 
 # --- Accounts and tokens ---------------------------------------------------------------
@@ -60,6 +65,7 @@ def token_create(*, username: str, password: str, client_ip: str, device_token=N
     """
     device = devices.known(device_token, username)
     # (scope, key, limit, what a success does to its count)
+    limits: list[tuple[str, str | int, int, Callable[[str, str | int], None]]]
     if device is not None:
         limits = [("login-device", device.pk, settings.LOGIN_ATTEMPTS_PER_DEVICE, ratelimit.reset)]
     else:
@@ -147,7 +153,7 @@ def identity_verify(*, user: User, raw_national_id: str, date_of_birth: date) ->
     return _bind(user=user, key=key, number=number, full_name=citizen.full_name)
 
 
-def _already_verified(existing, key):
+def _already_verified(existing: VoterIdentity, key: bytes) -> VoterIdentity:
     if bytes(existing.voter_key) == key:
         return existing  # the same number again: idempotent
     raise errors.AccountAlreadyVerified()
@@ -175,7 +181,7 @@ def _age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
-def _bind(*, user, key, number, full_name):
+def _bind(*, user: User, key: bytes, number: str, full_name: str) -> VoterIdentity:
     """Store the verification; the unique voter_key decides races between accounts."""
     try:
         with transaction.atomic():

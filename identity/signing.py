@@ -10,17 +10,30 @@ newer) than MAX_SKEW_SECONDS are refused, and signatures are compared in constan
 import hashlib
 import hmac
 import time
+from collections.abc import Container
+from typing import Protocol
 
-from identity.registry_protocol import CLIENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+# Re-exported: callers name the headers as signing.SIGNATURE_HEADER and so on.
+from identity.registry_protocol import CLIENT_HEADER as CLIENT_HEADER
+from identity.registry_protocol import SIGNATURE_HEADER as SIGNATURE_HEADER
+from identity.registry_protocol import TIMESTAMP_HEADER as TIMESTAMP_HEADER
 
 MAX_SKEW_SECONDS = 300
+
+
+class Headers(Protocol):
+    """What is read of a message's headers: a dict, httpx's Headers or http.server's."""
+
+    def get(self, name: str, default: str, /) -> str: ...
 
 
 def _mac(secret: str, *parts: bytes) -> str:
     return hmac.new(secret.encode(), b"\n".join(parts), hashlib.sha256).hexdigest()
 
 
-def request_signature(secret, *, client_id, timestamp, method, path, body: bytes) -> str:
+def request_signature(
+    secret: str, *, client_id: str, timestamp: int | str, method: str, path: str, body: bytes
+) -> str:
     return _mac(
         secret,
         client_id.encode(),
@@ -31,11 +44,15 @@ def request_signature(secret, *, client_id, timestamp, method, path, body: bytes
     )
 
 
-def response_signature(secret, *, timestamp, status, body: bytes, request_sig) -> str:
+def response_signature(
+    secret: str, *, timestamp: int | str, status: int, body: bytes, request_sig: str
+) -> str:
     return _mac(secret, str(timestamp).encode(), str(status).encode(), body, request_sig.encode())
 
 
-def sign_request(secret, *, client_id, method, path, body: bytes, now=None) -> dict:
+def sign_request(
+    secret: str, *, client_id: str, method: str, path: str, body: bytes, now: float | None = None
+) -> dict[str, str]:
     """The headers that sign a request."""
     timestamp = int(now if now is not None else time.time())
     sig = request_signature(
@@ -44,7 +61,9 @@ def sign_request(secret, *, client_id, method, path, body: bytes, now=None) -> d
     return {CLIENT_HEADER: client_id, TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sig}
 
 
-def sign_response(secret, *, status, body: bytes, request_sig, now=None) -> dict:
+def sign_response(
+    secret: str, *, status: int, body: bytes, request_sig: str, now: float | None = None
+) -> dict[str, str]:
     """The headers that sign a response to the request signed with `request_sig`."""
     timestamp = int(now if now is not None else time.time())
     sig = response_signature(
@@ -53,7 +72,7 @@ def sign_response(secret, *, status, body: bytes, request_sig, now=None) -> dict
     return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sig}
 
 
-def fresh(timestamp: str, now=None) -> bool:
+def fresh(timestamp: str, now: float | None = None) -> bool:
     """The timestamp is an integer within MAX_SKEW_SECONDS of now."""
     try:
         ts = int(timestamp)
@@ -62,7 +81,16 @@ def fresh(timestamp: str, now=None) -> bool:
     return abs((now if now is not None else time.time()) - ts) <= MAX_SKEW_SECONDS
 
 
-def verify_request(secret, *, headers, method, path, body: bytes, known_clients, now=None):
+def verify_request(
+    secret: str,
+    *,
+    headers: Headers,
+    method: str,
+    path: str,
+    body: bytes,
+    known_clients: Container[str],
+    now: float | None = None,
+) -> bool:
     """True if the request carries a fresh, valid signature from a known client."""
     client_id = headers.get(CLIENT_HEADER, "")
     timestamp = headers.get(TIMESTAMP_HEADER, "")
@@ -75,7 +103,15 @@ def verify_request(secret, *, headers, method, path, body: bytes, known_clients,
     return hmac.compare_digest(expected, given)
 
 
-def verify_response(secret, *, headers, status, body: bytes, request_sig, now=None):
+def verify_response(
+    secret: str,
+    *,
+    headers: Headers,
+    status: int,
+    body: bytes,
+    request_sig: str,
+    now: float | None = None,
+) -> bool:
     """True if the response carries a fresh, valid signature bound to our request."""
     timestamp = headers.get(TIMESTAMP_HEADER, "")
     given = headers.get(SIGNATURE_HEADER, "")

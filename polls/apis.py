@@ -1,6 +1,7 @@
 """HTTP API for polls, options and votes (contract: docs/api-contract.md)."""
 
 import re
+from typing import Any, cast
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -21,6 +22,7 @@ from polls.models import (
     OPTION_DESCRIPTION_MAX_LENGTH,
     POLL_DESCRIPTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    Poll,
     ResultsVisibility,
 )
 from polls.permissions import IsStaff, IsStaffOrReadOnly
@@ -49,8 +51,9 @@ def poll_response(poll, status=200, *, user=None):
     return Response(PollSerializer(poll, context=context).data, status=status)
 
 
-class OptionCreateSerializer(serializers.Serializer):
-    label = fields.CharField(max_length=TITLE_MAX_LENGTH)
+class OptionCreateSerializer(serializers.Serializer[Any]):
+    # A declared field, not Field.label: DRF's metaclass takes it off the class.
+    label = fields.CharField(max_length=TITLE_MAX_LENGTH)  # type: ignore[assignment]
     description = fields.CharField(
         max_length=OPTION_DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True, default=""
     )
@@ -62,10 +65,10 @@ class PollListApi(APIView):
     # Also tells the schema that GET answers a page, {count, next, previous, results}.
     pagination_class = PageNumberPagination
 
-    class FilterSerializer(serializers.Serializer):
+    class FilterSerializer(serializers.Serializer[Any]):
         status = fields.ChoiceField(choices=selectors.STATUSES, required=False)
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         title = fields.CharField(max_length=TITLE_MAX_LENGTH)
         description = fields.CharField(
             max_length=POLL_DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True, default=""
@@ -80,7 +83,9 @@ class PollListApi(APIView):
         results_visibility = fields.ChoiceField(
             choices=ResultsVisibility.values, required=False, default=ResultsVisibility.LIVE
         )
-        options = OptionCreateSerializer(many=True, min_length=2, max_length=100)
+        # many=True makes a ListSerializer, which takes min_length and max_length; the
+        # stubs type the call as a plain Serializer's.
+        options = OptionCreateSerializer(many=True, min_length=2, max_length=100)  # type: ignore[call-arg]
 
         def validate_options(self, options):
             labels = [o["label"].strip().casefold() for o in options]
@@ -105,7 +110,8 @@ class PollListApi(APIView):
         filters.is_valid(raise_exception=True)
         polls = selectors.poll_list_visible_to(request.user, **filters.validated_data)
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(polls, request, view=self)
+        # Never None: a page size is always set (settings' PAGE_SIZE).
+        page = cast("list[Poll]", paginator.paginate_queryset(polls, request, view=self))
         totals = selectors.poll_totals(p.pk for p in page)
         # One query for the whole page, never one per poll.
         my_votes = selectors.my_votes(request.user, (p.pk for p in page))
@@ -145,7 +151,7 @@ class PollDetailApi(APIView):
     permission_classes = [IsStaffOrReadOnly]
     input_names = {"PATCH": "PollUpdate"}
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         title = fields.CharField(max_length=TITLE_MAX_LENGTH, required=False)
         description = fields.CharField(
             max_length=POLL_DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True
@@ -253,7 +259,7 @@ class VoteCastApi(APIView):
     # The token is only read here; services.vote_cast checks it in the vote's own call.
     checks_bearer_token_itself = True
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer[Any]):
         option_id = fields.IntegerField(min_value=1, max_value=2**63 - 1)
 
     @extend_schema(

@@ -5,6 +5,8 @@ non-staff get 403 poll_not_closed. Neither says anything about a voter, and the 
 names no option: a receipt proves that a ballot was counted, never what it chose.
 """
 
+from typing import Any
+
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -41,7 +43,7 @@ def access_audit_by_user(poll_id, user):
     return poll
 
 
-def poll_export(poll) -> dict:
+def poll_export(poll) -> dict[str, Any]:
     """The poll's final (or, for staff before close, current) tally from the counters,
     one entry per option in position order."""
     counters = (

@@ -6,6 +6,7 @@ staff at any time; 403 poll_not_closed before that.
 
 import csv
 import io
+from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -105,5 +106,7 @@ class ReceiptLedgerApi(APIView):
     def get(self, request, poll_id):
         poll = audit.access_audit_by_user(poll_id, request.user)
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(audit.receipt_ledger(poll), request, view=self)
+        page: list[Any] | None = paginator.paginate_queryset(
+            audit.receipt_ledger(poll), request, view=self
+        )
         return paginator.get_paginated_response(LedgerEntrySerializer(page, many=True).data)

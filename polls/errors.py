@@ -8,7 +8,7 @@ PollsConfig.ready registers both maps with pollsite.problems.
 
 from enum import StrEnum
 
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 
 from pollsite.problems import Problem
 
@@ -102,7 +102,7 @@ class IdempotencyKeyReused(Problem):
     default_detail = "This Idempotency-Key was used for a different request."
 
 
-SQLSTATE_PROBLEMS = {
+SQLSTATE_PROBLEMS: dict[str, type[APIException]] = {
     SQLState.INVALID_OPTION: InvalidOption,
     SQLState.POLL_NOT_OPEN: PollNotOpen,
     SQLState.POLL_LOCKED: PollLocked,
@@ -110,6 +110,6 @@ SQLSTATE_PROBLEMS = {
     SQLState.POLL_NOT_FOUND: NotFound,
     SQLState.POLL_DRAFT: NotFound,  # a draft is invisible to voters
 }
-CONSTRAINT_PROBLEMS = {
+CONSTRAINT_PROBLEMS: dict[str, type[APIException]] = {
     "polls_vote_one_per_voter": AlreadyVoted,
 }

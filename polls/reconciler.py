@@ -49,7 +49,7 @@ class Reconciler:
         self._repair_query_cache()
         return repaired
 
-    def _repair_results(self):
+    def _repair_results(self) -> list[int]:
         cached = self.cache.good_versions()
         if not cached:
             return []

@@ -217,7 +217,7 @@ class ResultsCache:
         old lease ends). A change announced here wakes it at once. A poll nobody reads is
         let go; with none, this sleeps until a read needs it."""
         lease = settings.RESULTS_LEASE_SECONDS
-        hot = True
+        hot: bool | list[tuple[int, _Slot]] = True
         while True:
             if not hot:
                 connection.close()  # hold no database connection while nothing is read

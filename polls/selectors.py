@@ -5,10 +5,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
+from typing import Any, Protocol, TypeVar, cast
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -50,7 +51,7 @@ def _status_q(status, now) -> Q:
     }[status]
 
 
-def poll_list_visible_to(user, *, status=None):
+def poll_list_visible_to(user, *, status=None) -> QuerySet[Poll]:
     polls = Poll.objects.prefetch_related("options")
     if not user.is_staff:
         polls = polls.filter(published_at__isnull=False)
@@ -63,16 +64,24 @@ def access_poll_by_user(poll_id, user) -> Poll:
     """The only way to fetch a poll for a user: unknown polls, and drafts for non-staff,
     are 404, so a non-staff user cannot even learn that a draft exists."""
     poll = Poll.objects.prefetch_related("options").filter(pk=poll_id).first()
-    _refuse_unless_visible(poll, user)
-    return poll
+    return _refuse_unless_visible(poll, user)
 
 
-def _refuse_unless_visible(poll, user):
-    """404 for no poll, and for a draft unless `user` is staff."""
+class _Publishable(Protocol):
+    @property
+    def published_at(self) -> datetime | None: ...
+
+
+_P = TypeVar("_P", bound=_Publishable)
+
+
+def _refuse_unless_visible(poll: _P | None, user) -> _P:
+    """404 for no poll, and for a draft unless `user` is staff; else the poll."""
     if poll is None:
         raise Http404
     if poll.published_at is None and not user.is_staff:
         raise Http404
+    return poll
 
 
 def poll_totals(poll_ids) -> dict[int, int]:
@@ -135,8 +144,7 @@ def access_results_by_user(poll_id, user) -> RenderedResults:
     its timeline all come through here): 404 for an unknown poll (or a draft, for
     non-staff), 403 results_hidden for an after_close poll that is not closed yet, for
     non-staff. Checked on the cached results, so it costs no database query."""
-    results = rendered_results(poll_id)
-    _refuse_unless_visible(results, user)
+    results = _refuse_unless_visible(rendered_results(poll_id), user)
     hidden = results.results_visibility == ResultsVisibility.AFTER_CLOSE
     if hidden and results.status != "closed" and not user.is_staff:
         raise errors.ResultsHidden()
@@ -152,7 +160,8 @@ def rendered_results(poll_id) -> RenderedResults | None:
         # will be rolled back): read them, but never let them reach the cache.
         built = _results_from_database(poll_id)
         return built[1] if built else None
-    return results_cache.read(poll_id)
+    results: RenderedResults | None = results_cache.read(poll_id)  # what build returned
+    return results
 
 
 def results_changed(poll_ids):
@@ -230,18 +239,18 @@ def _etag(document) -> str:
     return f'W/"{document["version"]}-{digest}"'
 
 
-def _status_until(poll, now) -> datetime | None:
+def _status_until(poll: dict[str, Any], now: datetime) -> datetime | None:
     """When poll_status will next change by the clock alone, or None if it never will."""
     if poll["published_at"] is None or poll["closed_at"] is not None:
         return None
     if now < poll["opens_at"]:
-        return poll["opens_at"]
+        return cast(datetime, poll["opens_at"])
     if now < poll["closes_at"]:
-        return poll["closes_at"]
+        return cast(datetime, poll["closes_at"])
     return None
 
 
-def results_timeline(poll_id, *, closed) -> dict:
+def results_timeline(poll_id, *, closed) -> dict[str, Any]:
     """The vote_timeline_mv snapshot for a poll in buckets of at least
     TIMELINE_MIN_BUCKET_VOTES votes, and when it was taken (no access check:
     access_results_by_user first). docs/privacy.md says why buckets, and why these."""
@@ -249,10 +258,12 @@ def results_timeline(poll_id, *, closed) -> dict:
         VoteTimelineSnapshot.objects.filter(poll_id=poll_id)
         .order_by("minute", "option_id")
         .values_list("minute", "option_id", "votes")
-        .cache()
+        # cacheops adds QuerySet.cache() at run time.
+        .cache()  # type: ignore[attr-defined]
     )
     snapshot = ResultsSnapshot.objects.filter(name=VoteTimelineSnapshot._meta.db_table)
-    refreshed_at = snapshot.cache().values_list("refreshed_at", flat=True).first()
+    # cacheops adds QuerySet.cache() at run time.
+    refreshed_at = snapshot.cache().values_list("refreshed_at", flat=True).first()  # type: ignore[attr-defined]
     buckets = timeline_buckets(
         minutes,
         k=settings.TIMELINE_MIN_BUCKET_VOTES,

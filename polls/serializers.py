@@ -3,24 +3,28 @@
 Input shapes live with their views (apis.py, `InputSerializer`): each is one request's.
 """
 
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from polls.models import ResultsVisibility
 from polls.selectors import STATUSES, poll_status
 
 
-class OptionSerializer(serializers.Serializer):
+class OptionSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
-    label = serializers.CharField()
+    # A declared field, not Field.label: DRF's metaclass takes it off the class.
+    label = serializers.CharField()  # type: ignore[assignment]
     description = serializers.CharField()
 
 
-class MyVoteInPollSerializer(serializers.Serializer):
+class MyVoteInPollSerializer(serializers.Serializer[Any]):
     receipt = serializers.CharField()
     cast_at = serializers.DateTimeField()
 
 
-class PollSerializer(serializers.Serializer):
+class PollSerializer(serializers.Serializer[Any]):
     # Needs context["totals"]: {poll_id: total_votes}, from selectors.poll_totals; and
     # context["my_votes"]: {poll_id: vote}, from selectors.my_votes, for `my_vote`. (A
     # comment, not a docstring: the docstring would be the schema's Poll description.)
@@ -40,24 +44,27 @@ class PollSerializer(serializers.Serializer):
         "not voted, not verified, or anonymous."
     )
 
-    def get_status(self, poll) -> serializers.ChoiceField(choices=STATUSES):
+    @extend_schema_field(serializers.ChoiceField(choices=STATUSES))
+    def get_status(self, poll) -> str:
         return poll_status(poll)
 
     def get_total_votes(self, poll) -> int:
-        return self.context["totals"].get(poll.pk, 0)
+        total: int = self.context["totals"].get(poll.pk, 0)
+        return total
 
-    def get_my_vote(self, poll) -> MyVoteInPollSerializer(allow_null=True):
+    @extend_schema_field(MyVoteInPollSerializer(allow_null=True))
+    def get_my_vote(self, poll) -> dict[str, Any] | None:
         vote = self.context.get("my_votes", {}).get(poll.pk)
         return MyVoteInPollSerializer(vote).data if vote is not None else None
 
 
-class VoteReceiptSerializer(serializers.Serializer):
+class VoteReceiptSerializer(serializers.Serializer[Any]):
     receipt = serializers.CharField(help_text="Keep it to check later that your vote counted.")
     poll_id = serializers.IntegerField()
     cast_at = serializers.DateTimeField()
 
 
-def vote_receipt_data(receipt) -> dict:
+def vote_receipt_data(receipt) -> dict[str, Any]:
     """VoteReceiptSerializer(receipt).data, written out for the vote path, where building
     the serializer cost more than the rest of the answer (a test holds the two equal)."""
     cast_at = VoteReceiptSerializer._declared_fields["cast_at"]
@@ -68,21 +75,22 @@ def vote_receipt_data(receipt) -> dict:
     }
 
 
-class MyVoteSerializer(serializers.Serializer):
+class MyVoteSerializer(serializers.Serializer[Any]):
     receipt = serializers.CharField()
     cast_at = serializers.DateTimeField()
 
 
-class ReceiptCheckSerializer(serializers.Serializer):
+class ReceiptCheckSerializer(serializers.Serializer[Any]):
     # No cast time: with one, a receipt plus the timeline could prove its choice
     # (docs/privacy.md).
     poll_id = serializers.IntegerField()
     counted = serializers.BooleanField()
 
 
-class ResultsOptionSerializer(serializers.Serializer):
+class ResultsOptionSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
-    label = serializers.CharField()
+    # A declared field, not Field.label: DRF's metaclass takes it off the class.
+    label = serializers.CharField()  # type: ignore[assignment]
     votes = serializers.IntegerField()
     share = serializers.FloatField(help_text="A fraction of 1; 0 when there are no votes.")
 
@@ -90,7 +98,7 @@ class ResultsOptionSerializer(serializers.Serializer):
 # The results document. selectors.rendered_results writes it as JSON itself, once per
 # change (serializing on every read cost more than the read); tests/polls/test_results_shape.py
 # checks that what it writes is this shape.
-class ResultsSerializer(serializers.Serializer):
+class ResultsSerializer(serializers.Serializer[Any]):
     poll_id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=STATUSES)
     total_votes = serializers.IntegerField()
@@ -99,7 +107,7 @@ class ResultsSerializer(serializers.Serializer):
     options = ResultsOptionSerializer(many=True)
 
 
-class TimelineBucketSerializer(serializers.Serializer):
+class TimelineBucketSerializer(serializers.Serializer[Any]):
     starts_at = serializers.DateTimeField(help_text="The bucket's first minute (UTC).")
     ends_at = serializers.DateTimeField(help_text="The end of its last minute (exclusive).")
     option_id = serializers.IntegerField()
@@ -109,7 +117,7 @@ class TimelineBucketSerializer(serializers.Serializer):
     )
 
 
-class TimelineSerializer(serializers.Serializer):
+class TimelineSerializer(serializers.Serializer[Any]):
     poll_id = serializers.IntegerField()
     refreshed_at = serializers.DateTimeField(
         allow_null=True, help_text="When the snapshot was taken."
@@ -120,15 +128,16 @@ class TimelineSerializer(serializers.Serializer):
 # --- Audit (audit_apis.py) ---
 
 
-class ExportOptionSerializer(serializers.Serializer):
+class ExportOptionSerializer(serializers.Serializer[Any]):
     option_id = serializers.IntegerField()
     position = serializers.IntegerField()
-    label = serializers.CharField()
+    # A declared field, not Field.label: DRF's metaclass takes it off the class.
+    label = serializers.CharField()  # type: ignore[assignment]
     votes = serializers.IntegerField()
     share = serializers.FloatField(help_text="A fraction of 1, 6 decimals; 0 without votes.")
 
 
-class ExportPollSerializer(serializers.Serializer):
+class ExportPollSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     title = serializers.CharField()
     status = serializers.ChoiceField(choices=STATUSES)
@@ -137,7 +146,7 @@ class ExportPollSerializer(serializers.Serializer):
     closed_at = serializers.DateTimeField(allow_null=True, help_text="Set by an early close.")
 
 
-class ExportSerializer(serializers.Serializer):
+class ExportSerializer(serializers.Serializer[Any]):
     poll = ExportPollSerializer()
     tally_version = serializers.IntegerField(help_text="As the results' `version`.")
     total_votes = serializers.IntegerField()
@@ -145,7 +154,7 @@ class ExportSerializer(serializers.Serializer):
     options = ExportOptionSerializer(many=True, help_text="In the poll's option order.")
 
 
-class LedgerEntrySerializer(serializers.Serializer):
+class LedgerEntrySerializer(serializers.Serializer[Any]):
     # The receipt alone: no time, which with the timeline could prove its choice
     # (docs/privacy.md).
     receipt = serializers.CharField()

@@ -62,7 +62,7 @@ def poll_create(
 # runs in a broken transaction.
 
 
-def poll_update(*, poll, **changes) -> Poll:
+def poll_update(*, poll: Poll, **changes) -> Poll:
     _check_schedule(
         changes.get("opens_at", poll.opens_at),
         changes.get("closes_at", poll.closes_at),
@@ -105,7 +105,7 @@ def option_add(*, poll, label, description="") -> Option:
         ) from None
 
 
-def poll_publish(*, poll) -> Poll:
+def poll_publish(*, poll: Poll) -> Poll:
     if poll.published_at is not None:
         raise errors.PollAlreadyPublished()
     poll.published_at = timezone.now()
@@ -115,7 +115,7 @@ def poll_publish(*, poll) -> Poll:
     return poll
 
 
-def poll_close(*, poll) -> Poll:
+def poll_close(*, poll: Poll) -> Poll:
     status = poll_status(poll)
     if status == "draft":
         raise errors.PollNotPublished()

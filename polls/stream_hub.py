@@ -53,17 +53,19 @@ class Hub:
         self._pending = {}
         self._last_sent = {}  # poll id -> loop time of the last broadcast
         self._last_frame = {}  # poll id -> the last Frame broadcast
-        self._loop = None
+        # Set by subscribe(), before any subscriber, listener thread or broadcast exists to
+        # use it.
+        self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._listener = None
 
-    def subscribe(self, poll_id) -> asyncio.Queue:
+    def subscribe(self, poll_id) -> asyncio.Queue[Frame]:
         self._loop = asyncio.get_running_loop()
         if self._listener is None:
             self._listener = threading.Thread(
                 target=self._listen, name="results-listener", daemon=True
             )
             self._listener.start()
-        queue = asyncio.Queue(maxsize=1)
+        queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=1)
         self._subscribers[poll_id].add(queue)
         self._count += 1
         return queue

@@ -6,6 +6,7 @@ client bug shows up as a 400 validation_error instead of data nobody meant.
 """
 
 from collections.abc import Mapping
+from typing import Any
 
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
@@ -18,7 +19,7 @@ class CharField(serializers.CharField):
 
     default_error_messages = {"invalid": "Must be a string."}
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -27,7 +28,7 @@ class CharField(serializers.CharField):
 class EmailField(serializers.EmailField):
     """A JSON string that is an email address."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -38,7 +39,7 @@ class BooleanField(serializers.BooleanField):
 
     default_error_messages = {"invalid": "Must be true or false."}
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
@@ -47,7 +48,7 @@ class BooleanField(serializers.BooleanField):
 class IntegerField(serializers.IntegerField):
     """A JSON integer: not a string of digits, not a boolean, not 1.0."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -56,13 +57,13 @@ class IntegerField(serializers.IntegerField):
 class ChoiceField(serializers.ChoiceField):
     """One of the choices, given as a JSON string."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid_choice", input=data)
         return super().to_internal_value(data)
 
 
-def validate_flat(serializer_class, data) -> dict:
+def validate_flat(serializer_class: type[serializers.Serializer[Any]], data: Any) -> dict[str, Any]:
     """What serializer_class(data=data).is_valid(raise_exception=True) leaves in
     validated_data, errors included, for a serializer of plain fields (no nesting, no
     validate hooks), without building one. A serializer copies all its declared fields
@@ -75,7 +76,8 @@ def validate_flat(serializer_class, data) -> dict:
             invalid = serializers.Serializer.default_error_messages["invalid"]
             error = ErrorDetail(invalid.format(datatype=type(data).__name__), code="invalid")
         raise ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [error]})
-    validated, errors = {}, {}
+    validated: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
     for name, field in serializer_class._declared_fields.items():
         try:
             validated[name] = field.run_validation(data.get(name, empty))

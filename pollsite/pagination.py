@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework import pagination
 
 
@@ -7,7 +9,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
-    def get_paginated_response_schema(self, schema):
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
         # Every key is always sent (next and previous are null at the ends), so all four
         # are required: a generated client then types them as present, maybe null.
         page = super().get_paginated_response_schema(schema)

@@ -7,12 +7,14 @@ the database's refusals read (register_database_problems). Nothing here imports 
 """
 
 import logging
+from collections.abc import Iterable, Mapping
 from http import HTTPStatus
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, renderers, serializers
 from rest_framework.response import Response
 
@@ -44,7 +46,13 @@ class Problem(exceptions.APIException):
     default_code = "bad_request"
     default_detail = "Bad request."
 
-    def __init__(self, detail=None, *, headers=None, errors=None):
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        errors: dict[str, list[str]] | None = None,
+    ) -> None:
         super().__init__(detail=detail)
         self.code = self.default_code
         self.headers = headers or {}
@@ -63,7 +71,7 @@ class DatabaseUnavailable(Problem):
     default_detail = "The database is not answering; try again shortly."
     retry_after = 5  # seconds a client should wait before retrying
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(headers={"Retry-After": str(self.retry_after)})
 
 
@@ -80,7 +88,7 @@ class OutcomeUnknown(Problem):
     )
     retry_after = 5
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(headers={"Retry-After": str(self.retry_after)})
 
 
@@ -97,13 +105,13 @@ class PayloadTooLarge(Problem):
     default_code = "payload_too_large"
     default_detail = "The request body is larger than the limit (MAX_REQUEST_BODY_BYTES)."
 
-    def __init__(self):
+    def __init__(self) -> None:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         super().__init__(f"The request body is larger than {limit} bytes.")
 
 
 # Codes for DRF's own exceptions, where the contract wants a name of its own.
-DRF_CODES = {
+DRF_CODES: dict[type[exceptions.APIException], str] = {
     exceptions.ValidationError: "validation_error",
     exceptions.ParseError: "malformed_request",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
@@ -119,7 +127,7 @@ DRF_CODES = {
 VALIDATION_DETAIL = "The request has invalid fields."
 
 
-def contract_of(kind) -> tuple[int, str, str]:
+def contract_of(kind: type[exceptions.APIException]) -> tuple[int, str, str]:
     """(status, code, detail) of a Problem subclass or a DRF exception class."""
     if issubclass(kind, exceptions.ValidationError):
         return 400, DRF_CODES[exceptions.ValidationError], VALIDATION_DETAIL
@@ -128,7 +136,7 @@ def contract_of(kind) -> tuple[int, str, str]:
 
 
 # DRF's own messages that are templates, as an example of them reads.
-EXAMPLE_DETAILS = {
+EXAMPLE_DETAILS: dict[type[exceptions.APIException], str] = {
     exceptions.UnsupportedMediaType: 'Unsupported media type "text/plain" in request.',
     exceptions.MethodNotAllowed: 'Method "PUT" not allowed.',
 }
@@ -137,28 +145,35 @@ EXAMPLE_DETAILS = {
 # --- Database errors -------------------------------------------------------------------
 # How the database's refusals read in the API: the triggers' own SQLSTATEs and named
 # unique constraints, each mapped to an exception class by the app that owns the schema
-# object (its errors module, registered from its AppConfig.ready).
-_SQLSTATE_PROBLEMS = {}
-_CONSTRAINT_PROBLEMS = {}
+# object (its errors module, registered from its AppConfig.ready). Looked up with what an
+# error carries, None when it carries nothing (which finds nothing).
+_SQLSTATE_PROBLEMS: dict[str | None, type[exceptions.APIException]] = {}
+_CONSTRAINT_PROBLEMS: dict[str | None, type[exceptions.APIException]] = {}
 UNIQUE_VIOLATION = "23505"
 
 
-def register_database_problems(*, sqlstates=None, constraints=None):
+def register_database_problems(
+    *,
+    sqlstates: Mapping[str, type[exceptions.APIException]] | None = None,
+    constraints: Mapping[str, type[exceptions.APIException]] | None = None,
+) -> None:
     _SQLSTATE_PROBLEMS.update(sqlstates or {})
     _CONSTRAINT_PROBLEMS.update(constraints or {})
 
 
-def sqlstate_of(exc):
+def sqlstate_of(exc: BaseException) -> str | None:
     cause = exc.__cause__ or exc
-    return getattr(cause, "pgcode", None)
+    sqlstate: str | None = getattr(cause, "pgcode", None)
+    return sqlstate
 
 
-def constraint_of(exc):
+def constraint_of(exc: BaseException) -> str | None:
     diag = getattr(exc.__cause__ or exc, "diag", None)
-    return getattr(diag, "constraint_name", None)
+    name: str | None = getattr(diag, "constraint_name", None)
+    return name
 
 
-def database_refusal(exc):
+def database_refusal(exc: BaseException) -> exceptions.APIException | None:
     """The contract's exception for a refusal a registered app declared, else None."""
     kind = _SQLSTATE_PROBLEMS.get(sqlstate_of(exc))
     if kind is None and sqlstate_of(exc) == UNIQUE_VIOLATION:
@@ -166,7 +181,7 @@ def database_refusal(exc):
     return kind() if kind is not None else None
 
 
-def _known_problem(exc, request):
+def _known_problem(exc: Exception, request: object) -> exceptions.APIException | None:
     """The contract's exception for one that is not our bug, else None."""
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
@@ -183,13 +198,15 @@ def _known_problem(exc, request):
     return known
 
 
-def _writes(request):
+def _writes(request: object) -> bool:
     """Whether the request may have changed something (a read's lost answer is just a 503)."""
     return getattr(request, "method", "GET") not in ("GET", "HEAD", "OPTIONS")
 
 
-def problem(status, code, detail, *, errors=None):
-    body = {
+def problem(
+    status: int, code: str, detail: object, *, errors: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "type": f"urn:polls:problem:{code}",
         "title": HTTPStatus(status).phrase,
         "status": status,
@@ -201,24 +218,24 @@ def problem(status, code, detail, *, errors=None):
     return body
 
 
-def _validation_errors(detail):
+def _validation_errors(detail: Any) -> dict[str, list[str]]:
     if isinstance(detail, dict):
         return {field: _messages(value) for field, value in detail.items()}
     return {"non_field_errors": _messages(detail)}
 
 
-def _messages(value):
+def _messages(value: Any) -> list[str]:
     if isinstance(value, dict):  # a nested serializer: flatten to "field.sub" keys later
         return [f"{key}: {' '.join(_messages(sub))}" for key, sub in value.items()]
     if isinstance(value, list):
-        out = []
+        out: list[str] = []
         for item in value:
             out.extend(_messages(item) if isinstance(item, (list, dict)) else [str(item)])
         return out
     return [str(value)]
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception becomes a problem document."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -231,11 +248,12 @@ def exception_handler(exc, context):
         return _problem_response(exc)
 
     if isinstance(exc, exceptions.APIException):
-        headers = {}
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None):
-            headers["Retry-After"] = str(int(exc.wait) + 1)
+        headers: dict[str, str] = {}
+        # Some subclasses' own attributes (NotAuthenticated, AuthenticationFailed; Throttled).
+        if auth_header := getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = auth_header
+        if wait := getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(wait) + 1)
         code = DRF_CODES.get(type(exc)) or _code_of(exc)
         if isinstance(exc, exceptions.ValidationError):
             body = problem(400, code, VALIDATION_DETAIL, errors=_validation_errors(exc.detail))
@@ -251,16 +269,18 @@ def exception_handler(exc, context):
     return _problem_response(ServerError())
 
 
-def _code_of(exc):
+def _code_of(exc: exceptions.APIException) -> str:
     codes = exc.get_codes()
     return codes if isinstance(codes, str) else exc.default_code
 
 
-def _response(body, status, headers=None):
+def _response(
+    body: dict[str, Any], status: int, headers: Mapping[str, str] | None = None
+) -> Response:
     return Response(body, status=status, headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
-def _problem_response(exc):
+def _problem_response(exc: Problem) -> Response:
     body = problem(exc.status_code, exc.code, exc.detail, errors=exc.errors)
     return _response(body, exc.status_code, exc.headers)
 
@@ -268,7 +288,9 @@ def _problem_response(exc):
 # --- Django-level handlers, for URLs outside DRF views ---------------------------------
 
 
-def _json_problem(status, code, detail, headers=None):
+def _json_problem(
+    status: int, code: str, detail: object, headers: Mapping[str, str] | None = None
+) -> JsonResponse:
     response = JsonResponse(
         problem(status, code, detail), status=status, content_type=PROBLEM_CONTENT_TYPE
     )
@@ -278,7 +300,7 @@ def _json_problem(status, code, detail, headers=None):
     return response
 
 
-def problem_response_for(exc, request=None):
+def problem_response_for(exc: Exception, request: object = None) -> JsonResponse:
     """A problem-document response for a view outside DRF, through the same handler."""
     response = exception_handler(exc, {"request": request})
     return _json_problem(
@@ -289,29 +311,31 @@ def problem_response_for(exc, request=None):
     )
 
 
-def not_found_view(request, exception=None):
+def not_found_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return problem_response_for(exceptions.NotFound())
 
 
-def server_error_view(request):
+def server_error_view(request: HttpRequest) -> JsonResponse:
     return problem_response_for(ServerError())
 
 
-def bad_request_view(request, exception=None):
+def bad_request_view(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     # Django answers a too-large body read outside DRF (request.body, request.POST) here.
     if isinstance(exception, RequestDataTooBig):
         return problem_response_for(exception)
     return problem_response_for(Problem())
 
 
-def permission_denied_view(request, exception=None):
+def permission_denied_view(
+    request: HttpRequest, exception: Exception | None = None
+) -> JsonResponse:
     return problem_response_for(exceptions.PermissionDenied())
 
 
 # --- OpenAPI -----------------------------------------------------------------------------
 
 
-class ProblemSerializer(serializers.Serializer):
+class ProblemSerializer(serializers.Serializer[Any]):
     """An RFC 9457 problem document."""
 
     type = serializers.CharField()
@@ -319,14 +343,15 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Stable snake_case code that clients branch on.")
-    errors = serializers.DictField(
+    # A declared field, not Serializer.errors: DRF's metaclass takes it off the class.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Field errors, for 400 validation_error.",
     )
 
 
-def problem_responses(*kinds):
+def problem_responses(*kinds: type[exceptions.APIException]) -> dict[Any, Any]:
     """OpenAPI responses for the problems an operation may answer, from their classes
     (Problem subclasses and DRF exceptions): each status gets one response with an
     example per code, served as application/problem+json.
@@ -334,7 +359,9 @@ def problem_responses(*kinds):
     return with_problems({}, kinds)
 
 
-def with_problems(responses, kinds):
+def with_problems(
+    responses: Mapping[Any, Any], kinds: Iterable[type[exceptions.APIException]]
+) -> dict[Any, Any]:
     """`responses` (an extend_schema responses dict) with the problems of `kinds` added:
     a status it already answers with problems gains the examples of the codes it lacks."""
     from drf_spectacular.utils import OpenApiExample, OpenApiResponse

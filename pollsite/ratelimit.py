@@ -5,6 +5,7 @@ Here SET NX + INCR + TTL run in one MULTI, so the Nth attempt is counted exactly
 """
 
 import logging
+from collections.abc import Callable
 
 import redis
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.conf import settings
 from pollsite.problems import Problem
 
 logger = logging.getLogger(__name__)
-_clients = {}
+_clients: dict[str, redis.Redis] = {}
 
 
 class TooManyAttempts(Problem):
@@ -27,7 +28,7 @@ class RateLimiterUnavailable(Problem):
     default_detail = "Try again shortly."
 
 
-def _client():
+def _client() -> redis.Redis:
     url = settings.REDIS_URL
     if url not in _clients:
         _clients[url] = redis.Redis.from_url(url, **settings.REDIS_OPTIONS)
@@ -44,11 +45,11 @@ return 0
 """
 
 
-def _name(scope, key):
+def _name(scope: str, key: str | int) -> str:
     return f"ratelimit:{scope}:{key}"
 
 
-def hit(scope, key, *, limit, window, fail_open):
+def hit(scope: str, key: str | int, *, limit: int, window: int, fail_open: bool) -> None:
     """Count one attempt at `scope:key`; raise 429 past `limit` attempts in `window` seconds.
 
     When Redis is unreachable: `fail_open` lets the attempt through (logged), otherwise it
@@ -72,17 +73,17 @@ def hit(scope, key, *, limit, window, fail_open):
         raise TooManyAttempts(headers={"Retry-After": str(max(ttl, 1))})
 
 
-def refund(scope, key):
+def refund(scope: str, key: str | int) -> None:
     """Take back one attempt counted by `hit` (it turned out not to count)."""
     _forgiving(scope, lambda client: client.eval(_REFUND, 1, _name(scope, key)))
 
 
-def reset(scope, key):
+def reset(scope: str, key: str | int) -> None:
     """Forget every attempt at `scope:key`."""
     _forgiving(scope, lambda client: client.delete(_name(scope, key)))
 
 
-def _forgiving(scope, command):
+def _forgiving(scope: str, command: Callable[[redis.Redis], object]) -> None:
     # Taking attempts back is best effort: an unreachable store keeps the count it had,
     # which can only err on the side of refusing.
     try:

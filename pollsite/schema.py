@@ -8,12 +8,19 @@ the framework, the database layer and the front answer on any operation of its k
 
 import json
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from drf_spectacular import hooks, openapi
-from drf_spectacular.utils import OpenApiParameter
-from rest_framework import exceptions
+from drf_spectacular.utils import Direction, OpenApiParameter
+from rest_framework import exceptions, serializers
 
 from pollsite import problems
+
+if TYPE_CHECKING:
+    from drf_spectacular.generators import SchemaGenerator
+    from rest_framework.request import Request
+    from rest_framework.views import APIView
 
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -29,11 +36,13 @@ RETRY_AFTER = OpenApiParameter(
 # The bearer token is optional where an operation does not say otherwise: the document's
 # default (see postprocess). Operations that need it say [{"bearerAuth": []}]; operations
 # that ignore it say [].
-OPTIONAL_BEARER = [{"bearerAuth": []}, {}]
+OPTIONAL_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}, {}]
 
 
 class AutoSchema(openapi.AutoSchema):
-    def get_serializer_name(self, serializer, direction):
+    def get_serializer_name(
+        self, serializer: serializers.Serializer[Any], direction: Direction
+    ) -> str:
         """Names a view's nested InputSerializer after its view ("LoginRequest", not
         "InputRequest"): views declare `class InputSerializer` inside themselves (HackSoft
         style), and without this every one of them would claim the same component name.
@@ -42,18 +51,18 @@ class AutoSchema(openapi.AutoSchema):
         cls = serializer if isinstance(serializer, type) else type(serializer)
         owner, _, name = cls.__qualname__.rpartition(".")
         if owner and name == "InputSerializer":
-            names = getattr(self.view, "input_names", {})
+            names: dict[str, str] = getattr(self.view, "input_names", {})
             return names.get(self.method, owner.removesuffix("Api"))
         return super().get_serializer_name(serializer, direction)
 
-    def get_operation_id(self):
+    def get_operation_id(self) -> str:
         # "export.csv" would give a dot, which some generators refuse in an identifier.
         return re.sub(r"[^A-Za-z0-9_]", "_", super().get_operation_id())
 
-    def get_override_parameters(self):
+    def get_override_parameters(self) -> list[Any]:
         return [*super().get_override_parameters(), RETRY_AFTER]
 
-    def _get_response_bodies(self, direction="response"):
+    def _get_response_bodies(self, direction: Direction = "response") -> dict[str, Any]:
         # extend_schema answers get_response_serializers from a subclass it makes of this
         # one, without calling up, so the framework's problems join the declared ones
         # here, where drf-spectacular reads them (tests/polls/test_api_schema.py checks
@@ -67,9 +76,9 @@ class AutoSchema(openapi.AutoSchema):
         finally:
             self.__dict__.pop("get_response_serializers", None)
 
-    def framework_problems(self):
+    def framework_problems(self) -> list[type[exceptions.APIException]]:
         """The problems any operation like this one may answer, beyond its own."""
-        kinds = []
+        kinds: list[type[exceptions.APIException]] = []
         if self.view.get_authenticators():
             # A token that is expired, revoked or malformed is refused even where none
             # is needed: the client should learn its token is dead, not be served as
@@ -85,7 +94,7 @@ class AutoSchema(openapi.AutoSchema):
             kinds.append(problems.OutcomeUnknown)
         return kinds
 
-    def get_auth(self):
+    def get_auth(self) -> list[dict[str, Any]]:
         """Operations that anonymous callers may use also list `{}` (no credentials).
 
         drf-spectacular knows this only of AllowAny and IsAuthenticatedOrReadOnly; a
@@ -101,7 +110,7 @@ class AutoSchema(openapi.AutoSchema):
             auths.append({})
         return auths
 
-    def get_operation(self, *args, **kwargs):
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)
         if operation is None:
             return None
@@ -126,22 +135,27 @@ class AutoSchema(openapi.AutoSchema):
 
 # --- Operations served outside DRF (the results stream): documented by a stand-in view --
 
-_OUTSIDE_DRF = []
+# (path, route, method, callback), as drf-spectacular lists a view's endpoints.
+Endpoint = tuple[str, str, str, Callable[..., Any]]
+_OUTSIDE_DRF: list[Endpoint] = []
 
 
-def document_outside_drf(path, route, method, view):
+def document_outside_drf(path: str, route: str, method: str, view: "type[APIView]") -> None:
     """List in the schema an operation that no DRF view serves, described by `view` (an
     APIView whose extend_schema says what the real handler does). `path` is the
     OpenAPI path, `route` the URL pattern (its converters give the parameters' types)."""
     _OUTSIDE_DRF.append((path, route, method, view.as_view()))
 
 
-def preprocess(endpoints):
+def preprocess(endpoints: list[Endpoint]) -> list[Endpoint]:
     return [*endpoints, *_OUTSIDE_DRF]
 
 
-def postprocess(result, generator, request, public):
-    result = hooks.postprocess_schema_enums(result, generator)
+def postprocess(
+    result: dict[str, Any], generator: "SchemaGenerator", request: "Request | None", public: bool
+) -> dict[str, Any]:
+    # drf-spectacular's hooks are not annotated.
+    result = hooks.postprocess_schema_enums(result, generator)  # type: ignore[no-untyped-call]
     result["security"] = OPTIONAL_BEARER
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request"):
@@ -149,7 +163,7 @@ def postprocess(result, generator, request, public):
     return result
 
 
-def _defaults_into_descriptions(component):
+def _defaults_into_descriptions(component: dict[str, Any]) -> None:
     """A request body's defaults, said in words rather than with `default`.
 
     openapi-typescript (7.x, defaultNonNullable) types a property with a `default` as

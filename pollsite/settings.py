@@ -16,7 +16,7 @@ BASE_DIR = defaults.BASE_DIR
 VAR_DIR = defaults.VAR_DIR
 
 
-def envstr(name, default=None):
+def envstr(name: str, default: str | None = None) -> str:
     value = os.environ.get(name, "")
     if value == "":
         if default is None:
@@ -25,7 +25,7 @@ def envstr(name, default=None):
     return value
 
 
-def envbool(name, default):
+def envbool(name: str, default: bool) -> bool:
     value = os.environ.get(name, "").strip().lower()
     if value == "":
         return default
@@ -36,7 +36,7 @@ def envbool(name, default):
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false), not {value!r}")
 
 
-def envint(name, default, *, minimum=None):
+def envint(name: str, default: int, *, minimum: int | None = None) -> int:
     value = os.environ.get(name, "").strip()
     if value == "":
         return default
@@ -49,7 +49,7 @@ def envint(name, default, *, minimum=None):
     return number
 
 
-def envfloat(name, default):
+def envfloat(name: str, default: float) -> float:
     value = os.environ.get(name, "").strip()
     if value == "":
         return default

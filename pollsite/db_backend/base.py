@@ -87,7 +87,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return None
         with WATCHDOG.watch(self.connection, self.watchdog_timeout()):
             try:
-                return super()._commit()
+                # Django's private BaseDatabaseWrapper._commit(), absent from django-stubs.
+                return super()._commit()  # type: ignore[misc]
             except OperationalError as exc:
                 if _lost_connection(exc):
                     raise OutcomeUnknown(str(exc)) from exc

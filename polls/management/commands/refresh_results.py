@@ -69,7 +69,8 @@ class Command(BaseCommand):
         try:
             # A refresh scans what its view reads (every vote, for the timeline): longer
             # limits than a request's, on this connection only.
-            connection.allow_long_statements(
+            # pollsite.db_backend's DatabaseWrapper (settings' ENGINE) adds it.
+            connection.allow_long_statements(  # type: ignore[attr-defined]
                 seconds=REFRESH_LIMIT_SECONDS, lock_seconds=REFRESH_LIMIT_SECONDS
             )
             snapshot.refresh(concurrently=True)
