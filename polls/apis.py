@@ -98,7 +98,12 @@ class PollListApi(APIView):
         summary="List polls",
         operation_id="v1_polls_list",
         parameters=[
-            FilterSerializer,
+            # The status enum's component, not an enum of its own for this parameter.
+            OpenApiParameter(
+                "status",
+                {"$ref": "#/components/schemas/PollStatusEnum"},
+                description="Only the polls in this status.",
+            ),
             OpenApiParameter("page", int, description="1 and up; a page past the last is 404."),
             OpenApiParameter("page_size", int, description="1 to 100."),
         ],
