@@ -60,7 +60,8 @@ class Hub:
 
     def subscribe(self, poll_id) -> asyncio.Queue[Frame]:
         self._loop = asyncio.get_running_loop()
-        if self._listener is None:
+        # A listener ends with the loop it served; a new loop (a test's) gets its own.
+        if self._listener is None or not self._listener.is_alive():
             self._listener = threading.Thread(
                 target=self._listen, name="results-listener", daemon=True
             )
@@ -122,14 +123,19 @@ class Hub:
     # -- in the listener thread --
 
     def _listen(self):
+        loop = self._loop
         while True:
             try:
                 self._listen_once()
             except Exception:
+                if loop.is_closed():
+                    return  # the loop it served is gone (the server stopped): so is it
                 logger.exception("results listener lost its connection; reconnecting")
             time.sleep(1)
+            if loop.is_closed():
+                return
             # Changes may have been missed while disconnected: refresh everyone.
-            self._loop.call_soon_threadsafe(self._refresh_all)
+            loop.call_soon_threadsafe(self._refresh_all)
 
     def _listen_once(self):
         conn = psycopg2.connect(settings.DATABASE_URL)
