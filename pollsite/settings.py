@@ -329,7 +329,7 @@ SPECTACULAR_SETTINGS = {
         "[messages]}`; 429 and 503 carry `Retry-After`.\n\n"
         "**Lists** are pages of `{count, next, previous, results}` (`?page=`)."
     ),
-    "VERSION": "1.0.0",
+    "VERSION": "1.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

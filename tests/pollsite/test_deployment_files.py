@@ -1,5 +1,6 @@
 """The Dockerfile, docker-compose.yml and README configuration table name only variables
-that the settings really read, and the README lists every one of them."""
+that the settings really read, and the README lists every one of them; the CI workflow
+runs what .ci/run runs."""
 
 import re
 from pathlib import Path
@@ -93,3 +94,17 @@ def test_compose_sizes_the_front_as_make_run_does(tmp_path):
     conf = nginx_config(tmp_path, port=1, api_port=2, stream_port=3, sizing=sizing).read_text()
     assert not re.findall(r"\$\{[A-Z_]+\}", conf)
     assert f"worker_connections {sizing.worker_connections};" in conf
+
+
+def test_the_github_workflow_runs_what_ci_runs():
+    """A fork's CI is .ci/run itself, on Python 3.11 in Debian (chromium from apt-get)."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    # YAML 1.1 reads the key `on` as True.
+    triggers = workflow.get("on", workflow.get(True))
+    assert set(triggers) == {"push", "pull_request"}
+    [job] = workflow["jobs"].values()
+    assert job["container"].startswith("python:3.11-") and "bookworm" in job["container"]
+    assert [step["run"] for step in job["steps"] if "run" in step] == [".ci/run"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get install -y -qq chromium" in ci
+    assert ci.index("make lint") < ci.index("make test")
