@@ -2,7 +2,7 @@
 # Production image: the runtime requirements only (no embedded servers), a non-root
 # user, static files collected at build time. One image, three roles (docker-compose.yml):
 # the API on granian (WSGI, the default command), the results stream on uvicorn (ASGI),
-# and the management commands (migrate, refresh_results, reconcile_results). nginx in front
+# and the management commands (migrate, procrastinate worker, reconcile_results). nginx in front
 # makes them one origin (deploy/nginx.conf.template).
 
 FROM python:3.11-slim AS build

@@ -77,9 +77,9 @@ def run():
 
         _manage("migrate", "--noinput", "-v", "0", env=env)
         _manage("ensure_admin", env=env)
-        every = env.get("RESULTS_REFRESH_SECONDS", "5")
-        refresher = _manage_child("refresher", "refresh_results", "--every", every, env=env)
-        supervisor.add("refresher", refresher)
+        # The job engine's worker: the snapshots' refreshes, the housekeeping and the
+        # retry of jobs a dead worker left (polls/tasks.py, identity/tasks.py).
+        supervisor.add("worker", _manage_child("worker", "procrastinate", "worker", env=env))
         supervisor.add("reconciler", _manage_child("reconciler", "reconcile_results", env=env))
 
         web = WebTier(

@@ -105,6 +105,13 @@ def token_revoke(*, token: AuthToken) -> None:
     token.delete()
 
 
+def tokens_purge_expired() -> int:
+    """Delete the rows of tokens past their expiry (already refused at every request:
+    knox checks the expiry). A login purges its own user's; this, everyone's."""
+    deleted, _ = AuthToken.objects.filter(expiry__lte=timezone.now()).delete()
+    return int(deleted)
+
+
 def tokens_revoke_all(*, user) -> None:
     """Log out everywhere: every token of the account dies, and every device token, so
     a lost device is neither logged in nor spared the login limits any more."""

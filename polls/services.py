@@ -240,3 +240,39 @@ def results_changed(poll_id):
 
 def _on_commit_results_changed(poll_id):
     transaction.on_commit(partial(results_changed, poll_id))
+
+
+# --- Snapshots and housekeeping (run by the job engine: polls/tasks.py) ---------------
+
+SNAPSHOT_REFRESH_LIMIT_SECONDS = 300
+
+
+def snapshot_refresh(snapshot) -> None:
+    """REFRESH MATERIALIZED VIEW CONCURRENTLY (readers never wait), record when, and drop
+    the cached reads of it. Raises DatabaseError if the refresh failed (nothing changed)."""
+    from cacheops import invalidate_model
+
+    from polls.models import ResultsSnapshot
+
+    started_at = timezone.now()  # the snapshot holds everything committed by then
+    # A refresh scans what its view reads (every vote, for the timeline): longer limits
+    # than a request's, on this connection only (pollsite/db_backend's DatabaseWrapper).
+    connection.allow_long_statements(  # type: ignore[attr-defined]
+        seconds=SNAPSHOT_REFRESH_LIMIT_SECONDS, lock_seconds=SNAPSHOT_REFRESH_LIMIT_SECONDS
+    )
+    try:
+        snapshot.refresh(concurrently=True)
+    finally:
+        connection.reset_statement_limits()  # type: ignore[attr-defined]
+    ResultsSnapshot.objects.update_or_create(
+        name=snapshot._meta.db_table, defaults={"refreshed_at": started_at}
+    )
+    invalidate_model(snapshot)  # REFRESH happens behind the ORM's back
+
+
+def idempotency_keys_purge(*, older_than: datetime) -> int:
+    """Forget the Idempotency-Keys stored before `older_than` (IDEMPOTENCY_KEY_RETENTION_HOURS):
+    a retry with one of them then answers as a new vote would, 409 already_voted, never a
+    second count (the vote's own uniqueness decides that, not the key)."""
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=older_than).delete()
+    return deleted

@@ -11,6 +11,11 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from pollsite import defaults
+from pollsite.db_backend.driver import pin_psycopg2
+
+# First: Django's PostgreSQL backend stays on psycopg2 with psycopg 3 installed for the
+# job engine (pollsite/db_backend/driver.py says why).
+pin_psycopg2()
 
 BASE_DIR = defaults.BASE_DIR
 VAR_DIR = defaults.VAR_DIR
@@ -108,6 +113,9 @@ INSTALLED_APPS = [
     "pgtrigger",
     "django_pgviews",
     "cacheops",
+    # The job engine: its tables come with its migrations; tasks live in each app's
+    # tasks.py (polls/tasks.py says how they run).
+    "procrastinate.contrib.django",
     "identity",
     "polls",
 ]
@@ -403,6 +411,9 @@ LOGGING = {
         # httpx logs every registry call at INFO; identity.registry logs the failures.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # procrastinate says at INFO, in every process, each periodic task it registers
+        # and each job a worker takes; failures and retries still come at WARNING/ERROR.
+        "procrastinate": {"level": "WARNING"},
     },
 }
 
@@ -462,9 +473,30 @@ CACHEOPS = {
     "polls.resultssnapshot": {"ops": ()},
     "polls.votetimelinesnapshot": {"ops": ()},
 }
-# `manage.py refresh_results` refreshes vote_timeline_mv (minute buckets, a scan of every
-# vote) this often, and poll_results_mv (from the counters) at every pass.
+# vote_timeline_mv (minute buckets, a scan of every vote) is refreshed this often, by the
+# workers (polls/tasks.py) and by `manage.py refresh_results --every N`.
 TIMELINE_REFRESH_SECONDS = envfloat("TIMELINE_REFRESH_SECONDS", 60.0)
+
+# --- Background work: procrastinate (polls/tasks.py, identity/tasks.py) -----------------
+# The workers refresh poll_results_mv this often, and vote_timeline_mv every
+# TIMELINE_REFRESH_SECONDS (each a divisor of 60 s or of 60 min: a cron's interval).
+RESULTS_REFRESH_SECONDS = envint("RESULTS_REFRESH_SECONDS", 5, minimum=1)
+# A vote's Idempotency-Key replays its first answer for this long, then is forgotten (a
+# later retry answers 409 already_voted: the vote still counts once).
+IDEMPOTENCY_KEY_RETENTION_HOURS = envint("IDEMPOTENCY_KEY_RETENTION_HOURS", 48, minimum=1)
+# A job whose worker has sent no heartbeat for this long (a worker sends one every 10 s)
+# is queued again by retry_stalled_jobs: a worker killed mid-job loses nothing.
+STALLED_JOB_SECONDS = envint("STALLED_JOB_SECONDS", 30, minimum=15)
+PROCRASTINATE_WORKER_DEFAULTS = {
+    # Every queue; polling as well as LISTEN, so a lost notification costs at most this.
+    "fetch_job_polling_interval": 1.0,
+    "update_heartbeat_interval": 10.0,
+    "stalled_worker_timeout": STALLED_JOB_SECONDS,
+    # SIGTERM: finish the jobs under way (bounded by their own timeouts), then stop.
+    "shutdown_graceful_timeout": 30.0,
+}
+# A periodic tick more than this late (no worker was up) is skipped, not run late.
+PROCRASTINATE_PERIODIC_DEFAULTS = {"max_delay": 600}
 # The public timeline merges whole minutes into buckets of at least this many votes (all
 # options together), so that no bucket narrows a voter's choice more than k voters' worth
 # (docs/privacy.md).

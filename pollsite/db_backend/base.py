@@ -43,6 +43,7 @@ import threading
 import time
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import OperationalError
 from django.db.backends.postgresql import base
 from psycopg2.extensions import STATUS_READY
@@ -77,6 +78,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 "; ".join(f"SET {name} = {int(value * 1000)}" for name, value in limits.items())
             )
 
+    def reset_statement_limits(self):
+        """Back to the limits this connection started with (its startup options), after
+        a job that allowed itself longer ones on a connection others use next."""
+        self.socket_timeout = None
+        names = ["statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"]
+        if self.pg_version >= 170000:
+            names.append("transaction_timeout")
+        with self.cursor() as cursor:
+            cursor.execute("; ".join(f"RESET {name}" for name in names))
+
     def watchdog_timeout(self):
         return settings.DB_SOCKET_TIMEOUT if self.socket_timeout is None else self.socket_timeout
 
@@ -95,6 +106,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 raise
 
     def get_new_connection(self, conn_params):
+        if self.Database.__name__ != "psycopg2":
+            # This backend is psycopg2's (pollsite/db_backend/driver.py pins it). A tool
+            # that imports Django's backends before the settings (mypy's Django plugin)
+            # gets psycopg 3, harmlessly while it does not connect.
+            raise ImproperlyConfigured(
+                "Django's PostgreSQL backend chose psycopg 3: Django's PostgreSQL modules "
+                "were imported before pollsite.settings (pollsite/db_backend/driver.py)."
+            )
         # Opening a connection waits on the server too (a frozen one accepts the TCP
         # connection and never answers the startup: DB_CONNECT_TIMEOUT): it takes a place
         # at the gate like a statement, and a failure makes the server look stuck. (A

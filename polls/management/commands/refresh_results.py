@@ -4,15 +4,12 @@ import signal
 import threading
 import time
 
-from cacheops import invalidate_model
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections, connection
-from django.utils import timezone
+from django.db import DatabaseError, close_old_connections
 
-from polls.models import PollResultsSnapshot, ResultsSnapshot, VoteTimelineSnapshot
-
-REFRESH_LIMIT_SECONDS = 300
+from polls.models import PollResultsSnapshot, VoteTimelineSnapshot
+from polls.services import snapshot_refresh
 
 
 def intervals(every):
@@ -65,22 +62,11 @@ class Command(BaseCommand):
             stop.wait(max(0.0, every - (time.monotonic() - started)))
 
     def _refresh(self, snapshot):
-        started_at = timezone.now()  # the snapshot holds everything committed by then
         try:
-            # A refresh scans what its view reads (every vote, for the timeline): longer
-            # limits than a request's, on this connection only.
-            # pollsite.db_backend's DatabaseWrapper (settings' ENGINE) adds it.
-            connection.allow_long_statements(  # type: ignore[attr-defined]
-                seconds=REFRESH_LIMIT_SECONDS, lock_seconds=REFRESH_LIMIT_SECONDS
-            )
-            snapshot.refresh(concurrently=True)
+            snapshot_refresh(snapshot)
         except DatabaseError as exc:
             self.stderr.write(f"could not refresh {snapshot._meta.db_table}: {exc}")
             close_old_connections()
             return
-        ResultsSnapshot.objects.update_or_create(
-            name=snapshot._meta.db_table, defaults={"refreshed_at": started_at}
-        )
-        invalidate_model(snapshot)  # REFRESH happens behind the ORM's back
         if self.verbosity >= 2:
             self.stdout.write(f"refreshed {snapshot._meta.db_table}")
