@@ -16,6 +16,7 @@ a stream event or the serving layer reports these figures in its closing note.
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -82,13 +83,26 @@ def main(argv=None):
     return 0
 
 
+def _pythonpath_of(tree, tmp):
+    """The earlier tree's import path. A tree from before the job engine ran without
+    psycopg 3 installed; the shared venv has it now, and Django would take it for that
+    tree's psycopg2 backend (pollsite/db_backend/driver.py, which such a tree lacks): so
+    it gets a `psycopg` that cannot be imported, as it had then."""
+    if (tree / "pollsite" / "db_backend" / "driver.py").exists():
+        return str(tree)
+    shim = tmp / "without-psycopg3" / "psycopg"
+    shim.mkdir(parents=True, exist_ok=True)
+    (shim / "__init__.py").write_text("raise ImportError('not installed for this tree')\n")
+    return f"{shim.parent}{os.pathsep}{tree}"
+
+
 def _start_sides(stack, tree, *, polls_each):
     web, _ = stack.start_web("after")
     stack.start_background(refresher=False)  # neither side's refresher: the same for both
     after = Side("after", web.url, fixtures.create_polls(polls_each, title="A/B after"))
     directory = stack.tmp / "before-web"
     directory.mkdir()
-    env = {**stack.env, "PYTHONPATH": str(tree)}
+    env = {**stack.env, "PYTHONPATH": _pythonpath_of(tree, stack.tmp)}
     launcher = Child(
         "before-web",
         ["env", f"--chdir={tree}", sys.executable, "-c", LAUNCHER, str(directory)],
