@@ -4,11 +4,7 @@ is killed in the middle runs again."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -16,30 +12,9 @@ from django.utils import timezone
 
 from polls.models import ResultsSnapshot
 from polls.tasks import refresh_timeline_snapshot
-from tests.support.stack import app_env
+from tests.support.jobs import workers
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@contextmanager
-def workers(count, **env):
-    """`count` worker processes on the test database; stopped (SIGTERM) on exit."""
-    environment = app_env(LOG_LEVEL="WARNING", **env)
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "procrastinate", "worker"], env=environment, cwd=ROOT
-        )
-        for _ in range(count)
-    ]
-    try:
-        yield procs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            proc.wait(40)
 
 
 def jobs_of(task_name):
