@@ -29,6 +29,7 @@ from polls.permissions import IsStaff, IsStaffOrReadOnly
 from polls.serializers import (
     MyVoteSerializer,
     OptionSerializer,
+    PollEventSerializer,
     PollSerializer,
     ReceiptCheckSerializer,
     ResultsSerializer,
@@ -425,3 +426,22 @@ class TimelineApi(APIView):
         results = selectors.access_results_by_user(poll_id, request.user)
         timeline = selectors.results_timeline(poll_id, closed=results.status == "closed")
         return Response(TimelineSerializer(timeline).data)
+
+
+class PollEventsApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        tags=["polls"],
+        summary="A poll's lifecycle events",
+        operation_id="v1_polls_events_list",
+        description=(
+            "poll.published, poll.opened, poll.closed and poll.results_final, each at most "
+            "once, oldest first. opened and closed are recorded at the poll's times (within "
+            "about a second), results_final RESULTS_FINAL_DELAY_SECONDS (15) after the close."
+        ),
+        responses={200: PollEventSerializer(many=True), **problem_responses(NotFound)},
+    )
+    def get(self, request, poll_id):
+        poll = selectors.access_poll_by_user(poll_id, request.user)
+        return Response(PollEventSerializer(selectors.poll_events(poll), many=True).data)

@@ -208,6 +208,32 @@ class IdempotencyKey(models.Model):
         return f"key of user {self.user_id}"
 
 
+class PollEvent(models.Model):
+    """A poll's lifecycle, each event once (polls_pollevent_once): recorded in the
+    transaction that makes it true (published; closed by staff), or by a job at the
+    poll's time (opened, closed by the clock) and after its close (results_final)."""
+
+    class Type(models.TextChoices):
+        PUBLISHED = "poll.published"
+        OPENED = "poll.opened"
+        CLOSED = "poll.closed"
+        RESULTS_FINAL = "poll.results_final"
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=32, choices=Type.choices)
+    occurred_at = models.DateTimeField(db_default=Now())
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "type"], name="polls_pollevent_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} of poll {self.poll_id}"
+
+
 # --- Snapshots for reports (materialized views, refreshed by `manage.py refresh_results`) ---
 
 

@@ -319,3 +319,8 @@ def timeline_buckets(minutes, *, k, complete_before, final):
 
 
 results_cache = ResultsCache(build=_results_from_database)
+
+
+def poll_events(poll) -> list[Any]:
+    """The poll's lifecycle events, oldest first (no access check: access_poll_by_user)."""
+    return list(poll.events.order_by("id"))

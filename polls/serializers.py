@@ -8,7 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from polls.models import ResultsVisibility
+from polls.models import PollEvent, ResultsVisibility
 from polls.selectors import STATUSES, poll_status
 
 
@@ -158,3 +158,16 @@ class LedgerEntrySerializer(serializers.Serializer[Any]):
     # The receipt alone: no time, which with the timeline could prove its choice
     # (docs/privacy.md).
     receipt = serializers.CharField()
+
+
+class PollEventSerializer(serializers.Serializer[Any]):
+    type = serializers.ChoiceField(choices=PollEvent.Type.choices)
+    occurred_at = serializers.DateTimeField(
+        help_text="When it became true: for the clock's events, the poll's own time."
+    )
+    # DRF's metaclass takes declared fields off the class, so this never hides .data.
+    data = serializers.DictField(  # type: ignore[assignment]
+        help_text="poll.closed: {by: staff|clock}. poll.results_final: {results: the final "
+        "results document, ledger: {count, digest}}, digest = sha256 of the ledger's "
+        "receipts in its order, each followed by a newline. Else {}."
+    )

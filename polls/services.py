@@ -16,7 +16,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from identity.authentication import invalid_token
-from polls import errors, selectors
+from polls import errors, lifecycle, selectors
 from polls.errors import SQLState
 from polls.models import IdempotencyKey, Option, Poll, ResultsVisibility, Vote
 from polls.notifier import notifier
@@ -54,6 +54,8 @@ def poll_create(
         Option(poll=poll, position=i, label=o["label"], description=o.get("description", ""))
         for i, o in enumerate(options)
     )
+    if publish:
+        lifecycle.published(poll)  # the event and the clock's jobs, in this transaction
     return poll
 
 
@@ -73,6 +75,8 @@ def poll_update(*, poll: Poll, **changes) -> Poll:
         setattr(poll, field, value)
     with transaction.atomic():
         poll.save(update_fields=list(changes))  # poll_locked_once_voted refuses with votes
+        if poll.published_at is not None and {"opens_at", "closes_at"} & set(changes):
+            lifecycle.schedule(poll)  # the clock's jobs follow the new times
         _on_commit_results_changed(poll.pk)
     return poll
 
@@ -111,6 +115,7 @@ def poll_publish(*, poll: Poll) -> Poll:
     poll.published_at = timezone.now()
     with transaction.atomic():
         poll.save(update_fields=["published_at"])
+        lifecycle.published(poll)
         _on_commit_results_changed(poll.pk)
     return poll
 
@@ -124,6 +129,7 @@ def poll_close(*, poll: Poll) -> Poll:
     poll.closed_at = timezone.now()
     with transaction.atomic():
         poll.save(update_fields=["closed_at"])
+        lifecycle.closed_by_staff(poll)
         _on_commit_results_changed(poll.pk)
     return poll
 

@@ -10,6 +10,8 @@ The schedule (README, "Background work"):
 - purge_idempotency_keys     hourly: keys older than IDEMPOTENCY_KEY_RETENTION_HOURS
 - retry_stalled_jobs         every 10 s: jobs whose worker died (SIGKILL, a lost host)
                              go back to the queue
+and, per poll, at its opening and closing times and after its close, the lifecycle's
+jobs (polls/lifecycle.py).
 """
 
 from datetime import timedelta
@@ -17,10 +19,15 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
+from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
-from polls import services
+from polls import lifecycle, services
 from polls.models import PollResultsSnapshot, VoteTimelineSnapshot
+
+# A lifecycle job that failed (the database away) is tried again: 2, 4, 8 ... s apart,
+# about nine hours in all before it is left failed.
+LIFECYCLE_RETRY = RetryStrategy(max_attempts=14, exponential_wait=2)
 
 
 def every_seconds(seconds: float) -> str:
@@ -66,3 +73,17 @@ async def retry_stalled_jobs(timestamp: int) -> int:
     for job in stalled:
         await app.job_manager.retry_job(job)
     return len(stalled)
+
+
+# --- Lifecycle (polls/lifecycle.py): deferred for a poll's times, in the transaction that
+# sets them; each checks the poll again when it runs.
+
+
+@app.task(queue="lifecycle", retry=LIFECYCLE_RETRY)
+def poll_clock(poll_id: int, event: str) -> None:
+    lifecycle.clock_reached(poll_id, event)
+
+
+@app.task(queue="lifecycle", retry=LIFECYCLE_RETRY)
+def poll_results_final(poll_id: int) -> None:
+    lifecycle.results_final(poll_id)

@@ -34,6 +34,7 @@ urlpatterns = [
     path("polls/<poll_id:poll_id>/options", apis.OptionCreateApi.as_view(), name="option-create"),
     path("polls/<poll_id:poll_id>/publish", apis.PollPublishApi.as_view(), name="poll-publish"),
     path("polls/<poll_id:poll_id>/close", apis.PollCloseApi.as_view(), name="poll-close"),
+    path("polls/<poll_id:poll_id>/events", apis.PollEventsApi.as_view(), name="poll-events"),
     path("polls/<poll_id:poll_id>/votes", apis.VoteCastApi.as_view(), name="vote-cast"),
     path("polls/<poll_id:poll_id>/votes/me", apis.MyVoteApi.as_view(), name="vote-mine"),
     path("polls/<poll_id:poll_id>/results", apis.ResultsApi.as_view(), name="poll-results"),

@@ -357,6 +357,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PollStatusEnum": "polls.selectors.STATUSES",
         "VerificationStatusEnum": "identity.serializers.VERIFICATION_STATUSES",
+        "PollEventTypeEnum": "polls.models.PollEvent.Type",
     },
 }
 
@@ -484,6 +485,10 @@ RESULTS_REFRESH_SECONDS = envint("RESULTS_REFRESH_SECONDS", 5, minimum=1)
 # A vote's Idempotency-Key replays its first answer for this long, then is forgotten (a
 # later retry answers 409 already_voted: the vote still counts once).
 IDEMPOTENCY_KEY_RETENTION_HOURS = envint("IDEMPOTENCY_KEY_RETENTION_HOURS", 48, minimum=1)
+# poll.results_final is recorded this long after a poll closes: longer than any
+# transaction may last (transaction_timeout, DB_TRANSACTION_TIMEOUT_MS), so a vote that
+# passed the open check just before the close has committed or failed (polls/lifecycle.py).
+RESULTS_FINAL_DELAY_SECONDS = envfloat("RESULTS_FINAL_DELAY_SECONDS", 15.0)
 # A job whose worker has sent no heartbeat for this long (a worker sends one every 10 s)
 # is queued again by retry_stalled_jobs: a worker killed mid-job loses nothing.
 STALLED_JOB_SECONDS = envint("STALLED_JOB_SECONDS", 30, minimum=15)

@@ -1,4 +1,4 @@
-"""A consumer's flow through every operation, written against the Python client that
+"""A consumer's flow through every operation (24), written against the Python client that
 openapi-python-client generates from the live schema (package `poll_client`).
 
 tests/clients/test_generated_clients.py type-checks this file with `mypy --strict` (no
@@ -29,6 +29,7 @@ from poll_client.api.polls import (
     v1_polls_close_create,
     v1_polls_create,
     v1_polls_destroy,
+    v1_polls_events_list,
     v1_polls_list,
     v1_polls_options_create,
     v1_polls_partial_update,
@@ -56,6 +57,8 @@ from poll_client.models import (
     PaginatedPollList,
     Poll,
     PollCreateRequest,
+    PollEvent,
+    PollEventTypeEnum,
     PollStatusEnum,
     PollUpdateRequest,
     Problem,
@@ -224,6 +227,14 @@ def run(base_url: str, staff: tuple[str, str], national_id: str, date_of_birth: 
     export = v1_polls_results_export_json_retrieve.sync_detailed(poll.id, client=anonymous)
     exported = expect(export, HTTPStatus.OK, Export)
     assert exported.total_votes == 1 and exported.poll.status == PollStatusEnum.CLOSED
+    history = v1_polls_events_list.sync_detailed(poll.id, client=anonymous)
+    assert history.status_code == HTTPStatus.OK and isinstance(history.parsed, list)
+    kinds = [e.type_ for e in history.parsed if isinstance(e, PollEvent)]
+    assert kinds == [
+        PollEventTypeEnum.POLL_PUBLISHED,
+        PollEventTypeEnum.POLL_OPENED,
+        PollEventTypeEnum.POLL_CLOSED,
+    ]
     csv = v1_polls_results_export_csv_retrieve.sync_detailed(poll.id, client=anonymous)
     assert "Edsger" in expect(csv, HTTPStatus.OK, str)
 

@@ -1,0 +1,134 @@
+"""A poll's lifecycle events (polls.models.PollEvent), each recorded once: in the
+transaction that makes it true, or by a job the engine runs at the poll's time.
+
+- poll.published: by poll_create (publish=True) and poll_publish, in their transaction.
+- poll.opened: then too when the poll opens at once; else by the job scheduled at
+  opens_at (polls.tasks.poll_clock).
+- poll.closed: by poll_close, in its transaction (`by: staff`); else by the job scheduled
+  at closes_at (`by: clock`, occurred_at the closing time itself).
+- poll.results_final: by a job RESULTS_FINAL_DELAY_SECONDS after the close: the final
+  tally, and the receipt ledger's count and digest. The delay outlasts any transaction
+  (transaction_timeout, 10 s): a vote whose insert passed the open check just before the
+  close has committed or failed by then, so the tally it reads is final.
+
+The jobs are deferred in the same transaction as the change that schedules them, so a
+change rolled back leaves none; when staff move opens_at or closes_at, the waiting job is
+cancelled and another deferred for the new time. A job checks the poll again when it runs
+(by the database's clock), so one that was not cancelled in time does nothing.
+"""
+
+import hashlib
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from polls.models import Poll, PollEvent, Vote
+
+Type = PollEvent.Type
+
+
+def record(poll_id, type_, *, at=None, data=None) -> bool:
+    """Record an event unless the poll has it already; whether this recorded it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO polls_pollevent (poll_id, type, occurred_at, data) "
+            "VALUES (%s, %s, COALESCE(%s, now()), %s) "
+            "ON CONFLICT ON CONSTRAINT polls_pollevent_once DO NOTHING RETURNING id",
+            [poll_id, type_, at, json.dumps(data or {})],
+        )
+        return cursor.fetchone() is not None
+
+
+def published(poll: Poll) -> None:
+    """In the publishing transaction: the event, and the clock's jobs."""
+    record(poll.pk, Type.PUBLISHED)
+    schedule(poll)
+
+
+def schedule(poll: Poll) -> None:
+    """In the caller's transaction: the jobs at the poll's opening and closing times, in
+    place of any waiting ones (staff moved a time). A time already past is recorded now."""
+    from polls.tasks import poll_clock
+
+    now = timezone.now()
+    for event, at in ((Type.OPENED, poll.opens_at), (Type.CLOSED, poll.closes_at)):
+        lock = f"poll-{poll.pk}-{event}"
+        _cancel_waiting(lock)
+        if at <= now:
+            if event == Type.OPENED:
+                record(poll.pk, Type.OPENED, at=at)
+            continue
+        poll_clock.configure(schedule_at=at, queueing_lock=lock).defer(
+            poll_id=poll.pk, event=str(event)
+        )
+
+
+def closed_by_staff(poll: Poll) -> None:
+    """In poll_close's transaction."""
+    _cancel_waiting(f"poll-{poll.pk}-{Type.CLOSED}")
+    if record(poll.pk, Type.CLOSED, at=poll.closed_at, data={"by": "staff"}):
+        _schedule_final(poll.pk)
+
+
+def clock_reached(poll_id, event) -> None:
+    """The job at a poll's time: record the event if the poll, read now, says it is due
+    (published, and its time passed by the database's clock; for the close, not closed
+    by staff already). A job for a time since moved finds it not due and does nothing."""
+    with transaction.atomic():
+        poll = Poll.objects.select_for_update().filter(pk=poll_id).first()
+        if poll is None or poll.published_at is None:
+            return
+        now = _database_now()
+        if event == Type.OPENED and poll.opens_at <= now:
+            record(poll_id, Type.OPENED, at=poll.opens_at)
+        elif event == Type.CLOSED and poll.closed_at is None and poll.closes_at <= now:
+            record(poll_id, Type.OPENED, at=poll.opens_at)  # if its own job never ran
+            if record(poll_id, Type.CLOSED, at=poll.closes_at, data={"by": "clock"}):
+                _schedule_final(poll_id)
+
+
+def results_final(poll_id) -> None:
+    """The job after a close: the final tally and the ledger's count and digest."""
+    from polls.selectors import _results_from_database
+
+    built = _results_from_database(poll_id)
+    if built is None:
+        return
+    document = json.loads(built[1].body)
+    digest = hashlib.sha256()
+    receipts = Vote.objects.filter(poll_id=poll_id).order_by("receipt")
+    count = 0
+    for receipt in receipts.values_list("receipt", flat=True).iterator(chunk_size=10_000):
+        digest.update(receipt.encode() + b"\n")
+        count += 1
+    data = {
+        "results": document,
+        "ledger": {"count": count, "digest": f"sha256:{digest.hexdigest()}"},
+    }
+    record(poll_id, Type.RESULTS_FINAL, data=data)
+
+
+def _schedule_final(poll_id) -> None:
+    from polls.tasks import poll_results_final
+
+    at = timezone.now() + timedelta(seconds=settings.RESULTS_FINAL_DELAY_SECONDS)
+    poll_results_final.configure(
+        schedule_at=at, queueing_lock=f"poll-{poll_id}-{Type.RESULTS_FINAL}"
+    ).defer(poll_id=poll_id)
+
+
+def _cancel_waiting(queueing_lock) -> None:
+    from procrastinate.contrib.django import app
+
+    for job in app.job_manager.list_jobs(queueing_lock=queueing_lock, status="todo"):
+        if job.id is not None:  # a listed job always has one
+            app.job_manager.cancel_job_by_id(job.id)
+
+
+def _database_now():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT now()")
+        return cursor.fetchone()[0]
