@@ -31,15 +31,22 @@ Type = PollEvent.Type
 
 
 def record(poll_id, type_, *, at=None, data=None) -> bool:
-    """Record an event unless the poll has it already; whether this recorded it."""
-    with connection.cursor() as cursor:
+    """Record an event unless the poll has it already, with its webhook deliveries (in
+    the same transaction); whether this recorded it."""
+    from webhooks.services import event_recorded
+
+    with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO polls_pollevent (poll_id, type, occurred_at, data) "
             "VALUES (%s, %s, COALESCE(%s, now()), %s) "
             "ON CONFLICT ON CONSTRAINT polls_pollevent_once DO NOTHING RETURNING id",
             [poll_id, type_, at, json.dumps(data or {})],
         )
-        return cursor.fetchone() is not None
+        row = cursor.fetchone()
+        if row is None:
+            return False
+        event_recorded(PollEvent.objects.get(pk=row[0]))
+        return True
 
 
 def published(poll: Poll) -> None:

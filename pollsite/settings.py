@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",
     "identity",
     "polls",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -489,6 +490,20 @@ IDEMPOTENCY_KEY_RETENTION_HOURS = envint("IDEMPOTENCY_KEY_RETENTION_HOURS", 48, 
 # transaction may last (transaction_timeout, DB_TRANSACTION_TIMEOUT_MS), so a vote that
 # passed the open check just before the close has committed or failed (polls/lifecycle.py).
 RESULTS_FINAL_DELAY_SECONDS = envfloat("RESULTS_FINAL_DELAY_SECONDS", 15.0)
+# Webhooks (webhooks/services.py): each attempt bounded in time and in what it reads;
+# retried after each of these seconds in turn (about 27 h in all); an endpoint whose
+# deliveries fail this many times in a row is disabled. Targets on loopback, private,
+# link-local or metadata addresses are refused unless this says otherwise (development
+# and tests, to deliver to a receiver on loopback).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOK_TIMEOUT_SECONDS = envfloat("WEBHOOK_TIMEOUT_SECONDS", 5.0)
+WEBHOOK_RESPONSE_MAX_BYTES = envint("WEBHOOK_RESPONSE_MAX_BYTES", 65536, minimum=0)
+WEBHOOK_RETRY_SECONDS = [
+    int(seconds)
+    for seconds in envlist("WEBHOOK_RETRY_SECONDS")
+    or ["5", "300", "1800", "7200", "18000", "36000", "36000"]
+]
+WEBHOOK_DISABLE_AFTER = envint("WEBHOOK_DISABLE_AFTER", 5, minimum=1)
 # A job whose worker has sent no heartbeat for this long (a worker sends one every 10 s)
 # is queued again by retry_stalled_jobs: a worker killed mid-job loses nothing.
 STALLED_JOB_SECONDS = envint("STALLED_JOB_SECONDS", 30, minimum=15)

@@ -9,6 +9,7 @@ from pollsite import health
 api_v1 = [
     path("", include("identity.urls")),
     path("", include("polls.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [

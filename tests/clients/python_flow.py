@@ -1,4 +1,4 @@
-"""A consumer's flow through every operation (24), written against the Python client that
+"""A consumer's flow through every operation (28), written against the Python client that
 openapi-python-client generates from the live schema (package `poll_client`).
 
 tests/clients/test_generated_clients.py type-checks this file with `mypy --strict` (no
@@ -46,6 +46,12 @@ from poll_client.api.votes import (
     v1_polls_votes_me_retrieve,
     v1_receipts_retrieve,
 )
+from poll_client.api.webhooks import (
+    v1_webhooks_create,
+    v1_webhooks_deliveries_list,
+    v1_webhooks_destroy,
+    v1_webhooks_list,
+)
 from poll_client.models import (
     Export,
     LoginOutput,
@@ -72,6 +78,7 @@ from poll_client.models import (
     VerifyRequest,
     VoteCastRequest,
     VoteReceipt,
+    WebhookCreateRequest,
 )
 from poll_client.types import Response
 
@@ -237,6 +244,18 @@ def run(base_url: str, staff: tuple[str, str], national_id: str, date_of_birth: 
     ]
     csv = v1_polls_results_export_csv_retrieve.sync_detailed(poll.id, client=anonymous)
     assert "Edsger" in expect(csv, HTTPStatus.OK, str)
+
+    # Webhooks (staff): this server refuses loopback targets, as production does.
+    hook = WebhookCreateRequest(url=base_url + "/hooks", events=[PollEventTypeEnum.POLL_CLOSED])
+    refused = v1_webhooks_create.sync_detailed(client=staff_client, body=hook)
+    problem(refused, HTTPStatus.BAD_REQUEST, "webhook_target_refused")
+    hooks = v1_webhooks_list.sync_detailed(client=staff_client)
+    assert hooks.status_code == HTTPStatus.OK and hooks.parsed == []
+    gone = v1_webhooks_destroy.sync_detailed(10**17, client=staff_client)
+    problem(gone, HTTPStatus.NOT_FOUND, "not_found")
+    missing = v1_webhooks_deliveries_list.sync_detailed(10**17, client=staff_client)
+    problem(missing, HTTPStatus.NOT_FOUND, "not_found")
+    problem(v1_webhooks_list.sync_detailed(client=alice), HTTPStatus.FORBIDDEN, "permission_denied")
 
     # A dead token is refused even where none is needed: the client learns it is dead.
     assert v1_auth_logout_create.sync_detailed(client=alice).status_code == 204

@@ -1,0 +1,198 @@
+"""Webhooks (webhooks/): endpoints staff register, refused targets, and deliveries signed
+as Standard Webhooks says, retried, logged, bounded; under real workers where the
+engine's part is what is tested."""
+
+import json
+import os
+import signal
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from standardwebhooks import Webhook
+
+from polls import services as poll_services
+from tests.support.jobs import workers
+from webhooks import services
+from webhooks.models import Delivery, Endpoint
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Receiver:
+    """A webhook receiver on loopback: answers each request with the next of `answers`
+    (a status, or ("hang", seconds)), then 200; keeps what it was sent."""
+
+    def __init__(self, answers=()):
+        self.answers = list(answers)
+        self.received = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.received.append((dict(self.headers), body))
+                answer = receiver.answers.pop(0) if receiver.answers else 200
+                if isinstance(answer, tuple):
+                    time.sleep(answer[1])
+                    answer = 200
+                self.send_response(answer)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def ids(self):
+        return [headers["webhook-id"] for headers, _ in self.received]
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(answers=()):
+        made.append(Receiver(answers))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+@pytest.fixture
+def register(staff, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+
+    def make(url, events=("poll.closed",)):
+        return services.endpoint_register(created_by=staff, url=url, events=list(events))
+
+    return make
+
+
+def wait_for(condition, within):
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {within} s"
+        time.sleep(0.2)
+
+
+def test_staff_register_an_endpoint_and_see_its_secret_once(auth_api, staff, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    client = auth_api(staff)
+    body = {"url": "http://127.0.0.1:9/hooks", "events": ["poll.closed"]}
+    created = client.post("/api/v1/webhooks", body, format="json")
+    assert created.status_code == 201 and created.json()["secret"].startswith("whsec_")
+    listed = client.get("/api/v1/webhooks").json()
+    assert [e["url"] for e in listed] == [body["url"]] and "secret" not in listed[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hooks",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.7/hooks",
+        "http://[::1]/hooks",
+        "ftp://example.org/hooks",
+    ],
+)
+def test_it_refuses_private_and_metadata_targets(auth_api, staff, url):
+    answer = auth_api(staff).post(
+        "/api/v1/webhooks", {"url": url, "events": ["poll.closed"]}, format="json"
+    )
+    assert answer.status_code == 400
+    assert answer.json()["code"] in ("webhook_target_refused", "validation_error")
+    assert answer["Content-Type"] == "application/problem+json"
+
+
+def test_a_target_is_checked_again_at_delivery(register, receiver, make_poll, settings):
+    endpoint = register(receiver().url)
+    poll_services.poll_close(poll=make_poll())
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False  # the name now resolves somewhere refused
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    services.deliver(delivery.id, last_attempt=True)
+    [attempt] = delivery.attempts.all()
+    assert attempt.status_code is None and "not a public address" in attempt.error
+
+
+def test_a_slow_receiver_is_given_up_on_at_the_timeout(register, receiver, make_poll, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    endpoint = register(receiver([("hang", 10)]).url)
+    poll_services.poll_close(poll=make_poll())
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    started = time.monotonic()
+    with pytest.raises(services.DeliveryFailed):
+        services.deliver(delivery.id, last_attempt=False)
+    assert time.monotonic() - started < 3
+    [attempt] = delivery.attempts.all()
+    assert "Timeout" in attempt.error and attempt.latency_ms < 3000
+
+
+def test_an_endpoint_that_keeps_failing_is_disabled(register, receiver, make_poll, settings):
+    settings.WEBHOOK_DISABLE_AFTER = 2
+    endpoint = register(receiver([500, 500, 500]).url)
+    for _ in range(2):
+        poll_services.poll_close(poll=make_poll())
+    for delivery in Delivery.objects.filter(endpoint=endpoint):
+        services.deliver(delivery.id, last_attempt=True)
+    endpoint.refresh_from_db()
+    assert endpoint.disabled_at is not None and "answered 500" in endpoint.disabled_reason
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"failed"}
+
+
+def test_workers_deliver_each_event_once_signed(register, receiver, make_poll):
+    hooks = receiver()
+    events = ["poll.published", "poll.opened", "poll.closed"]
+    endpoint = register(hooks.url, events)
+    with workers(2, WEBHOOK_ALLOW_PRIVATE_TARGETS="true"):
+        poll = make_poll()
+        poll_services.poll_close(poll=poll)
+        wait_for(lambda: len(hooks.received) >= 3, within=20)
+        time.sleep(1)  # a second delivery of any, if there were to be one
+    assert len(hooks.received) == 3 and len(set(hooks.ids())) == 3
+    verifier = Webhook(Endpoint.objects.get(pk=endpoint.pk).secret)
+    kinds = []
+    for headers, body in hooks.received:
+        payload = verifier.verify(body, headers)  # raises unless the signature is valid
+        assert payload["data"]["poll_id"] == poll.pk and payload["timestamp"]
+        kinds.append(payload["type"])
+    assert sorted(kinds) == sorted(events)
+
+
+def test_a_receiver_down_for_a_while_gets_the_event_later(register, receiver, make_poll):
+    hooks = receiver([503, 503])
+    endpoint = register(hooks.url)
+    with workers(1, WEBHOOK_ALLOW_PRIVATE_TARGETS="true", WEBHOOK_RETRY_SECONDS="1,1,1"):
+        poll_services.poll_close(poll=make_poll())
+        wait_for(lambda: Delivery.objects.filter(status="delivered").exists(), within=30)
+    [delivery] = Delivery.objects.filter(endpoint=endpoint)
+    assert [a.status_code for a in delivery.attempts.all()] == [503, 503, 200]
+    assert len(set(hooks.ids())) == 1  # every attempt with the same webhook-id
+
+
+def test_a_worker_killed_mid_delivery_delivers_again_with_the_same_id(
+    register, receiver, make_poll
+):
+    hooks = receiver([("hang", 60)])
+    register(hooks.url)
+    env = {"WEBHOOK_ALLOW_PRIVATE_TARGETS": "true", "STALLED_JOB_SECONDS": "15"}
+    with workers(1, WEBHOOK_TIMEOUT_SECONDS="90", **env) as [first]:
+        poll_services.poll_close(poll=make_poll())
+        wait_for(lambda: len(hooks.received) == 1, within=20)  # in the middle of it
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(10)
+    with workers(1, **env):
+        wait_for(lambda: len(hooks.received) == 2, within=60)
+    assert hooks.ids()[0] == hooks.ids()[1]
+    assert json.loads(hooks.received[0][1]) == json.loads(hooks.received[1][1])
+    assert Delivery.objects.get().status == "delivered"
