@@ -2,17 +2,20 @@
 as Standard Webhooks says, retried, logged, bounded; under real workers where the
 engine's part is what is tested."""
 
+import hashlib
 import json
 import os
 import signal
 import threading
 import time
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks import Webhook
 
 from polls import services as poll_services
+from polls.models import PollEvent
 from tests.support.jobs import workers
 from webhooks import services
 from webhooks.models import Delivery, Endpoint
@@ -115,6 +118,17 @@ def test_it_refuses_private_and_metadata_targets(auth_api, staff, url):
     assert answer["Content-Type"] == "application/problem+json"
 
 
+def test_production_takes_https_only(auth_api, staff, settings):
+    settings.PRODUCTION = True
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True  # the scheme is refused before any address
+    answer = auth_api(staff).post(
+        "/api/v1/webhooks",
+        {"url": "http://127.0.0.1/hooks", "events": ["poll.closed"]},
+        format="json",
+    )
+    assert answer.status_code == 400 and answer.json()["code"] == "webhook_target_refused"
+
+
 def test_a_target_is_checked_again_at_delivery(register, receiver, make_poll, settings):
     endpoint = register(receiver().url)
     poll_services.poll_close(poll=make_poll())
@@ -167,6 +181,30 @@ def test_workers_deliver_each_event_once_signed(register, receiver, make_poll):
         assert payload["data"]["poll_id"] == poll.pk and payload["timestamp"]
         kinds.append(payload["type"])
     assert sorted(kinds) == sorted(events)
+
+
+def test_a_poll_whose_times_pass_sends_all_four_events(register, receiver, make_poll):
+    """Published and opened, closed by the clock and its final results: each once,
+    signed, in the documented shape."""
+    hooks = receiver()
+    endpoint = register(hooks.url, [t for t in PollEvent.Type.values])
+    env = {"WEBHOOK_ALLOW_PRIVATE_TARGETS": "true", "RESULTS_FINAL_DELAY_SECONDS": "1"}
+    with workers(2, **env):
+        poll = make_poll(opens_in=timedelta(seconds=1), closes_in=timedelta(seconds=3))
+        wait_for(lambda: len(hooks.received) >= 4, within=30)
+        time.sleep(1)  # a repeat of any, if there were to be one
+    verifier = Webhook(Endpoint.objects.get(pk=endpoint.pk).secret)
+    payloads = {}
+    for headers, body in hooks.received:
+        payload = verifier.verify(body, headers)
+        assert set(payload) == {"type", "timestamp", "data"}
+        assert payload["data"]["poll_id"] == poll.pk
+        payloads[payload["type"]] = payload
+    assert len(hooks.received) == 4 and sorted(payloads) == sorted(PollEvent.Type.values)
+    assert payloads["poll.closed"]["data"] == {"poll_id": poll.pk, "by": "clock"}
+    final = payloads["poll.results_final"]["data"]
+    assert final["results"]["poll_id"] == poll.pk and final["results"]["status"] == "closed"
+    assert final["ledger"] == {"count": 0, "digest": "sha256:" + hashlib.sha256().hexdigest()}
 
 
 def test_a_receiver_down_for_a_while_gets_the_event_later(register, receiver, make_poll):
