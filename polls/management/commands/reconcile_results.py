@@ -10,6 +10,9 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from polls.reconciler import Reconciler
 from polls.results_cache import CacheUnavailable, ResultsCache
+from pollsite.single_actor import SingleActor
+
+RECONCILER_LOCK = 0x7265636F  # the advisory lock's key ("reco"): one reconciler acts
 
 
 class Command(BaseCommand):
@@ -17,7 +20,8 @@ class Command(BaseCommand):
         "Every RESULTS_RECONCILE_SECONDS, compare each cached results entry with the "
         "database's version of that poll and repair the ones that differ: a change whose "
         "announcement Redis missed, or a vote written outside the API (psql, imports). "
-        "Any number may run; each pass is the same whoever does it."
+        "Any number may run (one per node); one acts at a time, and another takes over "
+        "within 2 s if it stops or goes still."
     )
 
     def add_arguments(self, parser):
@@ -36,12 +40,15 @@ class Command(BaseCommand):
         # A cache client of its own that tries Redis again at every pass: the app's
         # waits RESULTS_CACHE_RETRY_SECONDS after a failure, and this one is the repair.
         reconciler = Reconciler(ResultsCache(build=None, retry_seconds=every))
+        # Any number may run (one per node): one acts at a time (pollsite/single_actor.py).
+        actor = SingleActor(settings.DATABASE_URL, RECONCILER_LOCK, stale_after=every * 8)
         if not once:
             self.stdout.write(f"reconciling cached results every {every:g}s")
         failing = None  # what failed last pass, said once until it recovers
         while not stop.is_set():
             started = time.monotonic()
-            failing = self._pass(reconciler, failing)
+            if once or actor.acting():
+                failing = self._pass(reconciler, failing)
             if once:
                 return
             stop.wait(max(0.0, every - (time.monotonic() - started)))
