@@ -1,7 +1,7 @@
 """HTTP API for polls, options and votes (contract: docs/api-contract.md)."""
 
 import re
-from typing import Any, cast
+from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -22,7 +22,6 @@ from polls.models import (
     OPTION_DESCRIPTION_MAX_LENGTH,
     POLL_DESCRIPTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
-    Poll,
     ResultsVisibility,
 )
 from polls.permissions import IsStaff, IsStaffOrReadOnly
@@ -38,7 +37,7 @@ from polls.serializers import (
     vote_receipt_data,
 )
 from pollsite import fields
-from pollsite.pagination import PageNumberPagination
+from pollsite.pagination import PageNumberPagination, page_response
 from pollsite.problems import OutcomeUnknown, problem_responses
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -115,16 +114,15 @@ class PollListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         polls = selectors.poll_list_visible_to(request.user, **filters.validated_data)
-        paginator = self.pagination_class()
-        # Never None: a page size is always set (settings' PAGE_SIZE).
-        page = cast("list[Poll]", paginator.paginate_queryset(polls, request, view=self))
-        totals = selectors.poll_totals(p.pk for p in page)
-        # One query for the whole page, never one per poll.
-        my_votes = selectors.my_votes(request.user, (p.pk for p in page))
-        context = {"totals": totals, "my_votes": my_votes}
-        return paginator.get_paginated_response(
-            PollSerializer(page, many=True, context=context).data
-        )
+
+        def serialize(page):
+            # One query each for the whole page, never one per poll.
+            totals = selectors.poll_totals(p.pk for p in page)
+            my_votes = selectors.my_votes(request.user, (p.pk for p in page))
+            context = {"totals": totals, "my_votes": my_votes}
+            return PollSerializer(page, many=True, context=context).data
+
+        return page_response(self, request, polls, serialize)
 
     @extend_schema(
         tags=["polls"],

@@ -7,6 +7,7 @@ names no option: a receipt proves that a ballot was counted, never what it chose
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -115,3 +116,20 @@ def receipt_ledger(poll):
     receipt by its first letters, and the order says nothing about who voted when.
     """
     return Vote.objects.filter(poll_id=poll.pk).order_by("receipt").values("receipt")
+
+
+# The ledger in one statement, over the same index-only scan as its pages: the digest
+# is the SHA-256 of its receipts in its order, each followed by a newline.
+LEDGER_SUMMARY = """
+SELECT count(*), encode(sha256(convert_to(
+           coalesce(string_agg(receipt || E'\\n', '' ORDER BY receipt), ''), 'UTF8')), 'hex')
+FROM polls_vote WHERE poll_id = %s
+"""
+
+
+def ledger_summary(poll_id) -> dict[str, Any]:
+    """{count, digest} of the poll's receipt ledger (poll.results_final carries it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(LEDGER_SUMMARY, [poll_id])
+        count, digest = cursor.fetchone()
+    return {"count": count, "digest": f"sha256:{digest}"}

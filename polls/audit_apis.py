@@ -6,7 +6,6 @@ staff at any time; 403 poll_not_closed before that.
 
 import csv
 import io
-from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -19,7 +18,7 @@ from rest_framework.views import APIView
 
 from polls import audit, errors
 from polls.serializers import ExportSerializer, LedgerEntrySerializer
-from pollsite.pagination import PageNumberPagination
+from pollsite.pagination import PageNumberPagination, page_response
 from pollsite.problems import problem_responses
 
 
@@ -105,8 +104,9 @@ class ReceiptLedgerApi(APIView):
     )
     def get(self, request, poll_id):
         poll = audit.access_audit_by_user(poll_id, request.user)
-        paginator = self.pagination_class()
-        page: list[Any] | None = paginator.paginate_queryset(
-            audit.receipt_ledger(poll), request, view=self
+        return page_response(
+            self,
+            request,
+            audit.receipt_ledger(poll),
+            lambda page: LedgerEntrySerializer(page, many=True).data,
         )
-        return paginator.get_paginated_response(LedgerEntrySerializer(page, many=True).data)

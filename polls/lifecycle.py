@@ -17,15 +17,15 @@ cancelled and another deferred for the new time. A job checks the poll again whe
 (by the database's clock), so one that was not cancelled in time does nothing.
 """
 
-import hashlib
 import json
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from polls.models import Poll, PollEvent, Vote
+from polls.models import Poll, PollEvent
 
 Type = PollEvent.Type
 
@@ -84,37 +84,30 @@ def clock_reached(poll_id, event) -> None:
     """The job at a poll's time: record the event if the poll, read now, says it is due
     (published, and its time passed by the database's clock; for the close, not closed
     by staff already). A job for a time since moved finds it not due and does nothing."""
+    due = Poll.objects.select_for_update().filter(pk=poll_id, published_at__isnull=False)
     with transaction.atomic():
-        poll = Poll.objects.select_for_update().filter(pk=poll_id).first()
-        if poll is None or poll.published_at is None:
-            return
-        now = _database_now()
-        if event == Type.OPENED and poll.opens_at <= now:
-            record(poll_id, Type.OPENED, at=poll.opens_at)
-        elif event == Type.CLOSED and poll.closed_at is None and poll.closes_at <= now:
-            record(poll_id, Type.OPENED, at=poll.opens_at)  # if its own job never ran
-            if record(poll_id, Type.CLOSED, at=poll.closes_at, data={"by": "clock"}):
-                _schedule_final(poll_id)
+        if event == Type.OPENED:
+            poll = due.filter(opens_at__lte=Now()).first()
+            if poll is not None:
+                record(poll_id, Type.OPENED, at=poll.opens_at)
+        elif event == Type.CLOSED:
+            poll = due.filter(closed_at__isnull=True, closes_at__lte=Now()).first()
+            if poll is not None:
+                record(poll_id, Type.OPENED, at=poll.opens_at)  # if its own job never ran
+                if record(poll_id, Type.CLOSED, at=poll.closes_at, data={"by": "clock"}):
+                    _schedule_final(poll_id)
 
 
 def results_final(poll_id) -> None:
-    """The job after a close: the final tally and the ledger's count and digest."""
-    from polls.selectors import _results_from_database
+    """The job after a close: the final tally (the results as any reader gets them, never
+    older than an acknowledged vote) and the ledger's count and digest."""
+    from polls.audit import ledger_summary
+    from polls.selectors import rendered_results
 
-    built = _results_from_database(poll_id)
-    if built is None:
+    results = rendered_results(poll_id)
+    if results is None:
         return
-    document = json.loads(built[1].body)
-    digest = hashlib.sha256()
-    receipts = Vote.objects.filter(poll_id=poll_id).order_by("receipt")
-    count = 0
-    for receipt in receipts.values_list("receipt", flat=True).iterator(chunk_size=10_000):
-        digest.update(receipt.encode() + b"\n")
-        count += 1
-    data = {
-        "results": document,
-        "ledger": {"count": count, "digest": f"sha256:{digest.hexdigest()}"},
-    }
+    data = {"results": json.loads(results.body), "ledger": ledger_summary(poll_id)}
     record(poll_id, Type.RESULTS_FINAL, data=data)
 
 
@@ -133,9 +126,3 @@ def _cancel_waiting(queueing_lock) -> None:
     for job in app.job_manager.list_jobs(queueing_lock=queueing_lock, status="todo"):
         if job.id is not None:  # a listed job always has one
             app.job_manager.cancel_job_by_id(job.id)
-
-
-def _database_now():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT now()")
-        return cursor.fetchone()[0]

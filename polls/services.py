@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
+from cacheops import invalidate_model
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max
@@ -18,7 +19,7 @@ from rest_framework.exceptions import ValidationError
 from identity.authentication import invalid_token
 from polls import errors, lifecycle, selectors
 from polls.errors import SQLState
-from polls.models import IdempotencyKey, Option, Poll, ResultsVisibility, Vote
+from polls.models import IdempotencyKey, Option, Poll, ResultsSnapshot, ResultsVisibility, Vote
 from polls.notifier import notifier
 from polls.selectors import poll_status
 from pollsite.problems import constraint_of, sqlstate_of
@@ -256,10 +257,6 @@ SNAPSHOT_REFRESH_LIMIT_SECONDS = 300
 def snapshot_refresh(snapshot) -> None:
     """REFRESH MATERIALIZED VIEW CONCURRENTLY (readers never wait), record when, and drop
     the cached reads of it. Raises DatabaseError if the refresh failed (nothing changed)."""
-    from cacheops import invalidate_model
-
-    from polls.models import ResultsSnapshot
-
     started_at = timezone.now()  # the snapshot holds everything committed by then
     # A refresh scans what its view reads (every vote, for the timeline): longer limits
     # than a request's, on this connection only (pollsite/db_backend's DatabaseWrapper).

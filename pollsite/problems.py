@@ -138,7 +138,6 @@ def contract_of(kind: type[exceptions.APIException]) -> tuple[int, str, str]:
 # DRF's own messages that are templates, as an example of them reads.
 EXAMPLE_DETAILS: dict[type[exceptions.APIException], str] = {
     exceptions.UnsupportedMediaType: 'Unsupported media type "text/plain" in request.',
-    exceptions.MethodNotAllowed: 'Method "PUT" not allowed.',
 }
 
 

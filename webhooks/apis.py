@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from polls.models import PollEvent
 from polls.permissions import IsStaff
 from pollsite import fields
-from pollsite.pagination import PageNumberPagination
+from pollsite.pagination import PageNumberPagination, page_response
 from pollsite.problems import problem_responses
 from webhooks import selectors, services
 from webhooks.errors import TargetRefused
@@ -82,6 +82,7 @@ class DeliveryListApi(APIView):
     )
     def get(self, request, endpoint_id):
         endpoint = selectors.endpoint_get(endpoint_id)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.deliveries_of(endpoint), request, view=self)
-        return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
+        deliveries = selectors.deliveries_of(endpoint)
+        return page_response(
+            self, request, deliveries, lambda page: DeliverySerializer(page, many=True).data
+        )
