@@ -13,6 +13,7 @@ from django.utils import timezone
 from polls.models import ResultsSnapshot
 from polls.tasks import refresh_timeline_snapshot
 from tests.support.jobs import workers
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
@@ -74,10 +75,3 @@ def status_of(job_id):
     with connection.cursor() as cursor:
         cursor.execute("SELECT status FROM procrastinate_jobs WHERE id = %s", [job_id])
         return cursor.fetchone()[0]
-
-
-def wait_for(condition, *, within):
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {within} s"
-        time.sleep(0.2)

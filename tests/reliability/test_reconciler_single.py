@@ -14,6 +14,7 @@ from django.db import connection
 
 from polls.management.commands.reconcile_results import RECONCILER_LOCK
 from tests.support.stack import app_env
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,13 +31,6 @@ def holder():
         rows = cursor.fetchall()
     assert len(rows) <= 1
     return rows[0][0] if rows else None
-
-
-def wait_for(condition, within):
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {within} s"
-        time.sleep(0.1)
 
 
 def test_a_still_reconciler_is_replaced_by_another(figure):

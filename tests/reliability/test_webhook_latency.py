@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.support.jobs import workers
-from tests.webhooks.test_webhooks import Receiver, wait_for
+from tests.support.waiting import wait_for
+from tests.support.webhooks import Receiver
 from webhooks import services
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]

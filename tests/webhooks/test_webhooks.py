@@ -6,10 +6,8 @@ import hashlib
 import json
 import os
 import signal
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from standardwebhooks import Webhook
@@ -17,46 +15,12 @@ from standardwebhooks import Webhook
 from polls import services as poll_services
 from polls.models import PollEvent
 from tests.support.jobs import workers
+from tests.support.waiting import wait_for
+from tests.support.webhooks import Receiver
 from webhooks import services
 from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Receiver:
-    """A webhook receiver on loopback: answers each request with the next of `answers`
-    (a status, or ("hang", seconds)), then 200; keeps what it was sent."""
-
-    def __init__(self, answers=()):
-        self.answers = list(answers)
-        self.received = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.received.append((dict(self.headers), body))
-                answer = receiver.answers.pop(0) if receiver.answers else 200
-                if isinstance(answer, tuple):
-                    time.sleep(answer[1])
-                    answer = 200
-                self.send_response(answer)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def ids(self):
-        return [headers["webhook-id"] for headers, _ in self.received]
-
-    def close(self):
-        self.server.shutdown()
 
 
 @pytest.fixture
@@ -80,13 +44,6 @@ def register(staff, settings):
         return services.endpoint_register(created_by=staff, url=url, events=list(events))
 
     return make
-
-
-def wait_for(condition, within):
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {within} s"
-        time.sleep(0.2)
 
 
 def test_staff_register_an_endpoint_and_see_its_secret_once(auth_api, staff, settings):
