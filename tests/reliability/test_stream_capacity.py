@@ -44,6 +44,7 @@ def test_three_thousand_subscribers_at_once_all_get_their_first_event_within_5s(
             ]
         finally:
             await streams.close_all(subscribers)
+            await streams.wait_drained(web_server, poll.pk)
 
     answers = asyncio.run(crowd())
     firsts = [seconds for _, _, seconds in answers if seconds is not None]
@@ -114,7 +115,7 @@ def test_past_the_stream_capacity_new_streams_are_refused_and_votes_go_on(
         await streams.wait_answered(greedy, timeout=60)
         greedy_answers = [(s.status, s.code, s.retry_after) for s in greedy]
         await streams.close_all(greedy)
-        await asyncio.sleep(2)  # the stream servers notice the closes
+        await streams.wait_drained(web_server, poll.pk)
         subscribers = await streams.open_all(
             web_server.url, poll.pk, streams.sources(count, per_address=50)
         )
@@ -123,6 +124,7 @@ def test_past_the_stream_capacity_new_streams_are_refused_and_votes_go_on(
             return [(s.status, s.code, s.retry_after) for s in subscribers], greedy_answers
         finally:
             await streams.close_all(subscribers)
+            await streams.wait_drained(web_server, poll.pk)
 
     with SideTraffic(web_server.url, poll, verified_tokens(400)) as side:
         time.sleep(0.5)

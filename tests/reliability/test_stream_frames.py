@@ -42,14 +42,19 @@ def test_it_sends_each_subscriber_each_version_once(web_server, make_poll, scrat
     tokens = verified_tokens(VOTES)
     url = f"{web_server.url}/api/v1/polls/{poll.pk}/results/stream"
     seen = [[] for _ in range(SUBSCRIBERS)]
+    statuses = [None] * SUBSCRIBERS
     connected, stop = threading.Barrier(SUBSCRIBERS + 1), threading.Event()
 
-    def subscribe(mine):
+    def subscribe(index):
         with httpx.stream("GET", url, timeout=30) as response:
+            statuses[index] = response.status_code
             connected.wait(10)
-            collect_versions(response, mine, stop)
+            if response.status_code == 200:
+                collect_versions(response, seen[index], stop)
+            else:
+                statuses[index] = (response.status_code, response.read().decode())
 
-    threads = [threading.Thread(target=subscribe, args=(s,)) for s in seen]
+    threads = [threading.Thread(target=subscribe, args=(i,)) for i in range(SUBSCRIBERS)]
     try:
         for thread in threads:
             thread.start()
@@ -73,5 +78,6 @@ def test_it_sends_each_subscriber_each_version_once(web_server, make_poll, scrat
         frames=sum(len(s) for s in seen),
         repeated=sum(len(s) - len(set(s)) for s in seen),
     )
+    assert statuses == [200] * SUBSCRIBERS, statuses
     for versions in seen:
         assert versions == list(range(VOTES + 1)), versions

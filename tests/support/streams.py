@@ -8,6 +8,8 @@ import contextlib
 import json
 import time
 
+import psutil
+
 # The same crowd helpers as the benchmarks' (re-exported for the tests).
 from bench.freshness import source_addresses as sources  # noqa: F401
 from bench.stack import raise_open_files_limit  # noqa: F401
@@ -89,3 +91,36 @@ async def wait_answered(subscribers, timeout):
 
 async def close_all(subscribers):
     await asyncio.gather(*(s.close() for s in subscribers))
+
+
+def streams_held(port):
+    """Connections the stream server on `port` holds (the server's end, ESTABLISHED)."""
+    return sum(
+        1
+        for c in psutil.net_connections(kind="tcp")
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    )
+
+
+async def wait_drained(web, poll_id, timeout=60):
+    """Wait until the stream servers have let go of a crowd that was just closed: a
+    server notices a close on its own time (its disconnect watch, or a failed write),
+    and until it has the places stay taken, so that the next crowd (or the next test's
+    subscribers) would be refused with 503 stream_capacity. Drained when the stream
+    server holds no connection, and a round of probes (spread over its processes by
+    the kernel) is admitted whole."""
+    deadline = time.monotonic() + timeout
+    while True:
+        held = streams_held(web.stream_port)
+        if not held:
+            probes = await open_all(web.url, poll_id, ["127.0.0.1"] * 8)
+            await wait_answered(probes, timeout=10)
+            admitted = all(s.status == 200 and s.first_event for s in probes)
+            await close_all(probes)
+            if admitted:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the stream server still holds {held} connections {timeout} s after a crowd closed"
+            )
+        await asyncio.sleep(0.25)
