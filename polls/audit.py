@@ -5,8 +5,10 @@ non-staff get 403 poll_not_closed. Neither says anything about a voter, and the 
 names no option: a receipt proves that a ballot was counted, never what it chose.
 """
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
@@ -104,6 +106,16 @@ def export_rows(document):
             option["votes"],
             option["share"],
         )
+
+
+def ledger_complete_since(poll) -> datetime | None:
+    """When a closed poll's ledger is final: no vote commits after this (a vote's
+    transaction began before the close, and ends within RESULTS_FINAL_DELAY_SECONDS).
+    None for a poll still open (staff): its ledger moves anyway."""
+    if poll_status(poll) != "closed":
+        return None
+    closed: datetime = min(poll.closes_at, poll.closed_at or poll.closes_at)
+    return closed + timedelta(seconds=settings.RESULTS_FINAL_DELAY_SECONDS)
 
 
 def receipt_ledger(poll):

@@ -52,6 +52,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from pollsite import redis_client
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "results:v1"
@@ -399,11 +401,7 @@ class ResultsCache:
         if self._client is None:
             with self._slots_lock:
                 if self._client is None:
-                    self._client = redis.Redis.from_url(
-                        settings.REDIS_URL,
-                        socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
-                        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-                    )
+                    self._client = redis_client.connect(**settings.REDIS_OPTIONS)
         return self._client
 
     def reset(self):

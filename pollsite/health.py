@@ -6,6 +6,9 @@ from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 
+from pollsite import redis_client
+from pollsite.replicas import replica_health
+
 
 def healthz(request):
     """The process is up."""
@@ -17,6 +20,10 @@ def readyz(request):
     checks = {"database": _check_database(), "cache": _check_cache()}
     failing = sorted(name for name, result in checks.items() if result != "ok")
     body = {"status": "fail" if failing else "ok", "checks": checks, "failing": failing}
+    replica = replica_health()
+    if replica is not None:
+        # Informative: a replica behind or away sends its reads to the primary.
+        body["replica"] = replica
     return JsonResponse(body, status=503 if failing else 200)
 
 
@@ -31,7 +38,7 @@ def _check_database():
 
 def _check_cache():
     try:
-        client = redis.Redis.from_url(settings.CACHEOPS_REDIS)
+        client = redis_client.connect(**settings.REDIS_OPTIONS)
         try:
             client.ping()
         finally:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import redis
 from django.conf import settings
 
+from pollsite import redis_client
 from pollsite.problems import Problem
 
 logger = logging.getLogger(__name__)
@@ -29,10 +30,11 @@ class RateLimiterUnavailable(Problem):
 
 
 def _client() -> redis.Redis:
-    url = settings.REDIS_URL
-    if url not in _clients:
-        _clients[url] = redis.Redis.from_url(url, **settings.REDIS_OPTIONS)
-    return _clients[url]
+    # Keyed by where Redis is, so a test that points the settings elsewhere gets its own.
+    where = f"{settings.REDIS_URL} {settings.REDIS_SENTINELS}"
+    if where not in _clients:
+        _clients[where] = redis_client.connect(**settings.REDIS_OPTIONS)
+    return _clients[where]
 
 
 # DECR only a live counter: a key that expired meanwhile must not come back as -1 with no

@@ -167,7 +167,19 @@ TEMPLATES = [
 # Without DATABASE_URL / REDIS_URL, development points at the embedded servers that
 # `make run` starts (see devstack/).
 DATABASE_URL = envstr("DATABASE_URL", None if PRODUCTION else defaults.embedded_database_url())
-REDIS_URL = envstr("REDIS_URL", None if PRODUCTION else defaults.embedded_redis_url())
+# Redis Sentinel (pollsite/redis_client.py): "host:port,host:port" of the sentinels and
+# the name of the master they watch. Then REDIS_URL is not used, and every client (the
+# results cache, the attempt counters, cacheops, Django's cache) follows the master.
+REDIS_SENTINELS = envlist("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = envstr("REDIS_SENTINEL_MASTER", "polls")
+REDIS_URL = envstr(
+    "REDIS_URL",
+    "redis://sentinel"
+    if REDIS_SENTINELS
+    else None
+    if PRODUCTION
+    else defaults.embedded_redis_url(),
+)
 
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
@@ -237,6 +249,50 @@ DATABASES["default"]["OPTIONS"]["options"] = " ".join(
     if name == "timezone" or value
 )
 
+# --- Past one machine (docs/scaling.md) ---------------------------------------------
+# DATABASE_POOL_MODE=transaction: DATABASE_URL goes through a transaction pooler
+# (PgBouncer), where consecutive transactions of one connection may run on different
+# server connections. So: no server-side cursors (a named cursor lives past its
+# transaction), and no startup options (PgBouncer refuses them): the limits above and
+# the time zone are the role's defaults instead, set by `manage.py set_role_defaults`.
+# What needs a session (the stream's LISTEN, the workers' LISTEN and psycopg 3 pool,
+# the reconciler's advisory lock, migrations) runs in processes whose DATABASE_URL
+# goes direct; the API never sets session state (allow_long_statements is the jobs').
+DATABASE_POOL_MODE = envchoice("DATABASE_POOL_MODE", ("session", "transaction"), "session")
+if DATABASE_POOL_MODE == "transaction":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"]["OPTIONS"].pop("options")
+# DATABASE_REPLICA_URL: a streaming replica for the reads that may lag (pollsite/replicas.py
+# says which, and how a client that wrote reads its writes). Never migrated, never
+# written; the tests read it as the primary (TEST MIRROR).
+DATABASE_REPLICA_URL = envstr("DATABASE_REPLICA_URL", "")
+# A replica serves a read only while it holds every change committed more than this long
+# ago (measured, pollsite/replicas.py); a client that wrote reads the primary this long
+# (and a second more) after its write. The bound docs/api-contract.md gives for lists
+# of events, ledgers and exports.
+REPLICA_MAX_LAG_SECONDS = envfloat("REPLICA_MAX_LAG_SECONDS", 2.0)
+# How often each process compares the replica's replay position with the primary's.
+REPLICA_CHECK_SECONDS = envfloat("REPLICA_CHECK_SECONDS", 0.2)
+if DATABASE_REPLICA_URL:
+    try:
+        replica = dj_database_url.parse(DATABASE_REPLICA_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is not a valid URL: {exc}") from None
+    # The primary's settings (engine, limits, persistence), the replica's address.
+    DATABASES["replica"] = {
+        **DATABASES["default"],
+        "NAME": replica["NAME"],
+        "USER": replica["USER"],
+        "PASSWORD": replica["PASSWORD"],
+        "HOST": replica["HOST"],
+        "PORT": replica["PORT"],
+        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+        "TEST": {"MIRROR": "default"},
+    }
+    # Remembers who asks and pins who wrote (read your writes): a Redis SET per write.
+    MIDDLEWARE.insert(2, "pollsite.replicas.ReadYourWritesMiddleware")
+DATABASE_ROUTERS = ["pollsite.replicas.ReplicaRouter"]
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis timeouts stay short: when Redis is down, cacheops degrades to the database
@@ -261,6 +317,17 @@ CACHEOPS_REDIS = (
     f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}"
     f"socket_connect_timeout={REDIS_CONNECT_TIMEOUT}&socket_timeout={REDIS_SOCKET_TIMEOUT}"
 )
+if REDIS_SENTINELS:
+    CACHEOPS_REDIS = ""
+    CACHEOPS_SENTINEL = {
+        "locations": [(h, int(p)) for h, _, p in (s.rpartition(":") for s in REDIS_SENTINELS)],
+        "service_name": REDIS_SENTINEL_MASTER,
+        **REDIS_OPTIONS,
+    }
+    CACHES["default"]["OPTIONS"] = {
+        **REDIS_OPTIONS,
+        "pool_class": "pollsite.redis_client.SentinelPool",
+    }
 CACHEOPS_DEGRADE_ON_FAILURE = True
 CACHEOPS_DEFAULTS = {"timeout": envint("CACHEOPS_TIMEOUT", 60 * 60, minimum=1)}
 

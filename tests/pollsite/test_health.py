@@ -23,7 +23,7 @@ def test_it_is_ready_when_database_and_cache_answer(client):
 
 @pytest.mark.django_db
 def test_it_names_the_cache_when_redis_is_down(client, settings):
-    settings.CACHEOPS_REDIS = embedded_redis_url(free_port())
+    settings.REDIS_URL = embedded_redis_url(free_port())
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["failing"] == ["cache"]
