@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/base.txt requirements/dev.txt | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help run test reliability bench loadtest lint format clean
+.PHONY: help run cluster test reliability bench loadtest lint format clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -20,6 +20,10 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 
 run: $(STAMP) ## Start PostgreSQL, Redis and the API on 127.0.0.1:$PORT (default 8000)
 	$(PY) -m devstack run
+
+cluster: $(STAMP) ## The same on several nodes: replica, PgBouncer, Sentinel (docs/scaling.md)
+	@devstack/install-pgbouncer
+	$(PY) -m devstack cluster
 
 test: $(STAMP) ## Run the test suite on throwaway PostgreSQL and Redis
 	$(PY) -m pytest $(ARGS)

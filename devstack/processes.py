@@ -106,7 +106,7 @@ def as_user(user):
 
     `user=` alone changes only the uid: the child would keep root's groups, and the
     kernel would then judge root-owned folders by their group bits, not the "other"
-    bits that _grant_traversal sets.
+    bits that grant_traversal sets.
     """
     if not user:
         return {}

@@ -22,13 +22,13 @@ from devstack.web import WebSizing, WebTier
 from pollsite import defaults
 
 
-def _lock_var_dir():
+def lock_var_dir():
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     lock = open(VAR_DIR / "devstack.lock", "w")  # noqa: SIM115 - held for the whole run
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        sys.exit(f"Another `make run` is using {VAR_DIR}; stop it first (Ctrl-C).")
+        sys.exit(f"Another `make run` or `make cluster` is using {VAR_DIR}; stop it first.")
     return lock
 
 
@@ -42,7 +42,7 @@ def _manage_child(name, *args, env):
 
 def run():
     started = time.monotonic()
-    lock = _lock_var_dir()  # noqa: F841 - held until we exit
+    lock = lock_var_dir()  # noqa: F841 - held until we exit
     logs = VAR_DIR / "log"
     logs.mkdir(exist_ok=True)
     env = dict(os.environ)

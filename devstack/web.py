@@ -12,6 +12,7 @@ so they alone go to an ASGI server. nginx makes the two one origin. The same tem
 
 import sys
 from dataclasses import dataclass
+from functools import partial
 from string import Template
 
 from devstack import BASE_DIR
@@ -43,6 +44,10 @@ class WebSizing:
     # to them: worker_connections below.
     stream_capacity: int = defaults.RESULTS_STREAM_CAPACITY
     streams_per_client: int = defaults.STREAMS_PER_CLIENT
+    # Nodes behind the front: one of each under `make run`, two under `make cluster`
+    # (docs/scaling.md), each node with the processes and threads above.
+    api_nodes: int = 1
+    stream_nodes: int = 1
 
     @classmethod
     def from_env(cls, env):
@@ -52,13 +57,15 @@ class WebSizing:
             stream_workers=int(env.get("STREAM_CONCURRENCY", cls.stream_workers)),
             stream_capacity=int(env.get("RESULTS_STREAM_CAPACITY", cls.stream_capacity)),
             streams_per_client=int(env.get("STREAMS_PER_CLIENT", cls.streams_per_client)),
+            api_nodes=int(env.get("API_NODES", cls.api_nodes)),
+            stream_nodes=int(env.get("STREAM_NODES", cls.stream_nodes)),
         )
 
     @property
     def worker_connections(self):
         """nginx's: two per stream (the client's and the upstream's) at full capacity,
         and API_HEADROOM more, so that full streams leave votes and reads theirs."""
-        return 2 * self.stream_capacity * self.stream_workers + API_HEADROOM
+        return 2 * self.stream_capacity * self.stream_workers * self.stream_nodes + API_HEADROOM
 
 
 # Connections the front keeps for everything but streams: clients' keep-alive
@@ -125,8 +132,15 @@ def stream_server_args(port, sizing):
     ]
 
 
+def upstream_servers(ports):
+    """nginx `server` lines for an upstream group: a node that fails a connection is
+    left out for 2 s, then tried again (passive health checks; one node alone is
+    always tried, whatever its failures)."""
+    return " ".join(f"server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;" for port in ports)
+
+
 def nginx_config(
-    directory, *, port, api_port, stream_port, sizing=WebSizing(), request_log="/dev/stdout"
+    directory, *, port, api_ports, stream_ports, sizing=WebSizing(), request_log="/dev/stdout"
 ):
     """Render deploy/nginx.conf.template into `directory`; return the file."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -135,8 +149,8 @@ def nginx_config(
     conf.write_text(
         Template(NGINX_TEMPLATE.read_text()).safe_substitute(
             FRONT_LISTEN=f"127.0.0.1:{port}",
-            API_UPSTREAM=f"127.0.0.1:{api_port}",
-            STREAM_UPSTREAM=f"127.0.0.1:{stream_port}",
+            API_SERVERS=upstream_servers(api_ports),
+            STREAM_SERVERS=upstream_servers(stream_ports),
             REQUEST_LOG_PATH=request_log,
             WORKER_CONNECTIONS=sizing.worker_connections,
             # Each connection is a file; some more for logs and temp files.
@@ -176,45 +190,81 @@ def http_ready(url):
 
 
 class WebTier:
-    """The three web processes as restartable services, on fixed internal ports."""
+    """The web processes as restartable services, on fixed internal ports: the API
+    nodes, the stream nodes and the front. `api_env` and `stream_env` are added to `env`
+    for one kind of node (under `make cluster` the API goes through PgBouncer, the
+    stream, which LISTENs, goes direct)."""
 
     def __init__(
-        self, *, port, env, sizing, directory, log_dir=None, log_file=None, request_log=None
+        self,
+        *,
+        port,
+        env,
+        sizing,
+        directory,
+        log_dir=None,
+        log_file=None,
+        request_log=None,
+        api_env=None,
+        stream_env=None,
     ):
         # nginx writes the request log (deploy/nginx.conf.template says why), the app none.
         env = {**env, "REQUEST_LOG": env.get("REQUEST_LOG") or "front"}
         self.port, self.env, self.sizing = port, env, sizing
+        self.api_env, self.stream_env = api_env or {}, stream_env or {}
         self.directory = directory
         self.log_dir = log_dir
         self.log_file = log_file  # one file for every process and the request log
         self.request_log = request_log or str(self._log("requests") or "/dev/stdout")
-        self.api_port = free_port()
-        self.stream_port = free_port()
+        self.api_ports = [free_port() for _ in range(sizing.api_nodes)]
+        self.stream_ports = [free_port() for _ in range(sizing.stream_nodes)]
         self.url = f"http://127.0.0.1:{port}"
+
+    @property
+    def api_port(self):
+        return self.api_ports[0]
+
+    @property
+    def stream_port(self):
+        return self.stream_ports[0]
 
     def _log(self, name):
         if self.log_file:
             return self.log_file
         return self.log_dir / f"{name}.log" if self.log_dir else None
 
-    def start_api(self):
+    @staticmethod
+    def _name(kind, node, count):
+        return kind if count == 1 else f"{kind}-{node + 1}"
+
+    def start_api(self, node=0):
         # Its threads less one may wait on PostgreSQL at once: one is left for what needs
         # no database, /healthz first (pollsite/db_backend).
-        env = {"DB_CONCURRENCY": str(max(1, self.sizing.api_threads - 1)), **self.env}
-        child = Child(
-            "api", api_server_args(self.api_port, self.sizing), env=env, log=self._log("api")
-        )
-        url = f"http://127.0.0.1:{self.api_port}/healthz"
-        wait_until(lambda: http_ready(url), child, "the API server (granian)", timeout=60)
+        env = {
+            "DB_CONCURRENCY": str(max(1, self.sizing.api_threads - 1)),
+            **self.env,
+            **self.api_env,
+        }
+        port = self.api_ports[node]
+        name = self._name("api", node, self.sizing.api_nodes)
+        child = Child(name, api_server_args(port, self.sizing), env=env, log=self._log(name))
+        url = f"http://127.0.0.1:{port}/healthz"
+        wait_until(lambda: http_ready(url), child, f"the API server {name} (granian)", timeout=60)
         return child
 
-    def start_stream(self):
-        args = stream_server_args(self.stream_port, self.sizing)
+    def start_stream(self, node=0):
+        port = self.stream_ports[node]
+        name = self._name("stream", node, self.sizing.stream_nodes)
+        args = stream_server_args(port, self.sizing)
         # The capacity the front was sized to (worker_connections).
-        env = {**self.env, "RESULTS_STREAM_CAPACITY": str(self.sizing.stream_capacity)}
-        child = Child("stream", args, env=env, log=self._log("stream"))
-        url = f"http://127.0.0.1:{self.stream_port}/healthz"
-        wait_until(lambda: http_ready(url), child, "the stream server (uvicorn)", timeout=60)
+        env = {
+            **self.env,
+            **self.stream_env,
+            "RESULTS_STREAM_CAPACITY": str(self.sizing.stream_capacity),
+        }
+        child = Child(name, args, env=env, log=self._log(name))
+        url = f"http://127.0.0.1:{port}/healthz"
+        wait_until(lambda: http_ready(url), child, f"the stream server {name} (uvicorn)", 60)
         return child
 
     def start_front(self):
@@ -223,8 +273,8 @@ class WebTier:
         conf = nginx_config(
             self.directory,
             port=self.port,
-            api_port=self.api_port,
-            stream_port=self.stream_port,
+            api_ports=self.api_ports,
+            stream_ports=self.stream_ports,
             sizing=self.sizing,
             request_log=self.request_log,
         )
@@ -234,11 +284,15 @@ class WebTier:
 
     def services(self):
         """(name, start) pairs, in start order."""
-        return [
-            ("api", self.start_api),
-            ("stream", self.start_stream),
-            ("front", self.start_front),
+        api = [
+            (self._name("api", n, self.sizing.api_nodes), partial(self.start_api, n))
+            for n in range(self.sizing.api_nodes)
         ]
+        stream = [
+            (self._name("stream", n, self.sizing.stream_nodes), partial(self.start_stream, n))
+            for n in range(self.sizing.stream_nodes)
+        ]
+        return [*api, *stream, ("front", self.start_front)]
 
     def start_all(self):
         return [start() for _, start in self.services()]

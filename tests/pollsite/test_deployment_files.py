@@ -91,7 +91,9 @@ def test_compose_sizes_the_front_as_make_run_does(tmp_path):
     assert int(front["WORKER_RLIMIT_NOFILE"]) == sizing.worker_connections + 1024
     assert int(front["STREAMS_PER_CLIENT"]) == sizing.streams_per_client
     # Every placeholder of the template is filled by make run's rendering too.
-    conf = nginx_config(tmp_path, port=1, api_port=2, stream_port=3, sizing=sizing).read_text()
+    conf = nginx_config(
+        tmp_path, port=1, api_ports=[2], stream_ports=[3], sizing=sizing
+    ).read_text()
     assert not re.findall(r"\$\{[A-Z_]+\}", conf)
     assert f"worker_connections {sizing.worker_connections};" in conf
 

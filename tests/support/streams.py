@@ -111,7 +111,7 @@ async def wait_drained(web, poll_id, timeout=60):
     the kernel) is admitted whole."""
     deadline = time.monotonic() + timeout
     while True:
-        held = streams_held(web.stream_port)
+        held = sum(streams_held(port) for port in web.stream_ports)
         if not held:
             probes = await open_all(web.url, poll_id, ["127.0.0.1"] * 8)
             await wait_answered(probes, timeout=10)
