@@ -1,0 +1,153 @@
+"""`make cluster` as a fixture: every piece a real process (primary, replica, PgBouncer,
+two Redis and three sentinels, two API and two stream nodes, workers, nginx) under the
+same Supervisor, restarting what dies, as `make cluster` does (devstack/cluster.py).
+
+Where PgBouncer is not installed (Debian's package: .ci/run installs it), these tests
+skip with a message, as the browser tests do without chromium."""
+
+import contextlib
+import threading
+import time
+
+import httpx
+import psycopg2
+import pytest
+
+from devstack.cluster import Cluster
+from devstack.pgbouncer import INSTALL_HINT, pgbouncer_binary
+from devstack.processes import free_port
+from tests.reliability.conftest import figure  # noqa: F401 - the RELIABILITY lines
+from tests.support import stack
+
+pytestmark = [pytest.mark.reliability]
+
+
+class RunningCluster:
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.url = cluster.web.url
+        self.ports = cluster.ports
+        self.env = cluster.env
+        self.pool_size = cluster.pool_size
+        self._stop, self._paused = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=self._supervise, daemon=True)
+        self._thread.start()
+
+    def _supervise(self):
+        while not self._stop.is_set():
+            if not self._paused.is_set():
+                with contextlib.suppress(Exception):
+                    self.cluster.supervisor.tick()
+            time.sleep(0.1)
+
+    @contextlib.contextmanager
+    def unsupervised(self):
+        """Nothing is restarted inside this block (a piece stays down while the test
+        looks); afterwards the supervisor restarts what died."""
+        self._paused.set()
+        try:
+            yield
+        finally:
+            self._paused.clear()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+        self.cluster.stop()
+
+    def child(self, name):
+        return self.cluster.child(name)
+
+    def kill(self, name):
+        """SIGKILL a service (and what is left of its process group); the supervisor
+        starts it again, as under `make cluster`."""
+        child = self.child(name)
+        child.popen.kill()
+        child.kill_leftovers()
+        child.popen.wait()
+
+    def wait_restarted(self, name, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            child = self.child(name)
+            if child is not None and child.alive():
+                return child
+            time.sleep(0.1)
+        raise AssertionError(f"{name} was not restarted within {timeout} s")
+
+    def sql(self, query, params=(), *, port=None):
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=port or self.ports.primary, user="postgres", dbname="polls"
+        )
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(query, params)
+                return cursor.fetchall() if cursor.description else None
+        finally:
+            conn.close()
+
+    def replica_sql(self, query, params=()):
+        return self.sql(query, params, port=self.ports.replica)
+
+    def wait_replica_serving(self, timeout=30):
+        """Until every API process says the replica serves reads (its monitor)."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            body = httpx.get(f"{self.url}/readyz", timeout=5).json()
+            seen = seen + 1 if body.get("replica", {}).get("serving_reads") else 0
+            if seen >= 8:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"the replica does not serve reads: {body}")
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory):
+    if pgbouncer_binary() is None:
+        pytest.skip(f"PgBouncer is not installed ({INSTALL_HINT}); the cluster tests need it")
+    directory = tmp_path_factory.mktemp("cluster")
+    env = stack.app_env(LOG_LEVEL="WARNING", RESULTS_STREAM_HEARTBEAT="1")
+    # Not the test run's database: the cluster has its own primary.
+    for name in ("DATABASE_URL", "REDIS_URL", "REGISTRY_URL", "DATABASE_REPLICA_URL"):
+        env.pop(name, None)
+    cluster = Cluster(directory, port=free_port(), env=env, durable=False)
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    running = RunningCluster(cluster)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def tokens(cluster):
+    """A staff token, then 1,500 verified voters' tokens, in the cluster's database."""
+    return stack.seed(cluster.env, 1500)
+
+
+class Tokens:
+    """Hands out each voter token once across the session's tests."""
+
+    def __init__(self, tokens):
+        self.staff, self._voters = tokens[0], list(tokens[1:])
+        self._lock = threading.Lock()
+
+    def take(self, count):
+        with self._lock:
+            taken, self._voters = self._voters[:count], self._voters[count:]
+        assert len(taken) == count, "the session's voters ran out"
+        return taken
+
+
+@pytest.fixture(scope="session")
+def people(tokens):
+    return Tokens(tokens)
+
+
+def open_poll(cluster, staff, title):
+    poll = stack.open_poll(cluster.url, staff, title)
+    return poll["id"], {o["label"]: o["id"] for o in poll["options"]}
