@@ -291,7 +291,8 @@ if DATABASE_REPLICA_URL:
     }
     # Remembers who asks and pins who wrote (read your writes): a Redis SET per write.
     MIDDLEWARE.insert(2, "pollsite.replicas.ReadYourWritesMiddleware")
-DATABASE_ROUTERS = ["pollsite.replicas.ReplicaRouter"]
+    # Without a replica, no router: every read goes to "default" at no cost.
+    DATABASE_ROUTERS = ["pollsite.replicas.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
