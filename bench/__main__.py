@@ -186,6 +186,7 @@ class Bench:
         self.freshness()
         self.out_of_band()
         self.fan_out()
+        self.cluster()
         if self.profile:
             self.profiles()
         self.phase("final audit")
@@ -195,6 +196,20 @@ class Bench:
         self.out["goals"] = report.goals(self.out)
         report.write(self.out)
         return self.out
+
+    def cluster(self):
+        """make cluster (devstack/cluster.py) beside this run's make run stack: the same
+        vote and results loads, alternating, and the backends under 1,000 clients."""
+        from knox.models import AuthToken
+
+        from bench import cluster
+        from bench.cluster import Side
+
+        self.phase("make cluster beside make run: the same loads, alternating (bench/cluster.py)")
+        staff = AuthToken.objects.create(fixtures.staff_user())[1]
+        tokens = fixtures.create_voters(cluster.VOTERS, prefix="cluster")
+        run_side = Side("make run", self.base, [staff, *tokens], self.stack.pg_port)
+        self.out["cluster"] = cluster.cluster_phase(run_side, self.stack.tmp / "cluster")
 
     def audit(self, result):
         self.out["audits"].append(result)

@@ -260,6 +260,30 @@ def goals(run):
             fan["received"] == fan["subscribers"],
         )
     )
+    cluster = run.get("cluster")
+    if cluster:  # bench/cluster.py: make cluster beside make run, in this run
+        t = cluster["backends under 1,000 clients"]
+        rows.append(
+            (
+                "cluster: PostgreSQL backends under 1,000 clients",
+                f"{t['pgbouncer_backends_max']} from PgBouncer ({t['ok']} of {t['requests']}"
+                f" answered 200), {t['backends_max']} in all",
+                f"<= pool size {t['pool_size']}",
+                t["pgbouncer_backends_max"] <= t["pool_size"] and t["ok"] == t["requests"],
+            )
+        )
+        c, r = cluster["make cluster"], cluster["make run"]
+        rows.append(
+            (
+                "cluster: nothing breaks (votes, results under voting)",
+                f"errors {c['votes']['errors']} + {c['results_under_voting']['errors']}, drift "
+                f"{c['audit']['drift']} (make run: {r['votes']['errors']} + "
+                f"{r['results_under_voting']['errors']}, drift {r['audit']['drift']})",
+                "0 errors, 0 drift",
+                not (c["votes"]["errors"] or c["results_under_voting"]["errors"])
+                and c["audit"]["drift"] == 0,
+            )
+        )
     return [{"figure": f, "measured": m, "goal": g, "met": ok} for f, m, g, ok in rows]
 
 
@@ -337,5 +361,9 @@ def markdown(run, previous):
             table_markdown(previous["goals"]),
             "",
         ]
+    if run.get("cluster"):
+        from bench import cluster
+
+        parts += ["## make run against make cluster", "", cluster.markdown(run["cluster"]), ""]
     parts += report_raw.sections(run)
     return "\n".join(parts) + "\n"

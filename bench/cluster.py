@@ -1,0 +1,445 @@
+"""The same figures on `make run`'s topology and on `make cluster`'s, in one run, and the
+PostgreSQL backends under 1,000 clients (docs/scaling.md, "Measured").
+
+    .venv/bin/python -m bench.cluster        # about 4 minutes; writes bench/CLUSTER.md
+
+One side at a time (2 cores: both at once would measure each other): the single stack
+(one PostgreSQL, one Redis, make run's web tier), then the cluster (devstack/cluster.py).
+On each: HTTP votes (3 rounds) and results under paced voting (3 rounds), with the
+load generator and data files of `make bench` (wrk, bench/lua/load.lua), then an audit
+of counted == ballots. On the cluster, 1,000 concurrent HTTP clients, with the primary's
+client backends and PgBouncer's server connections sampled meanwhile.
+"""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg2
+
+from bench import http_load
+from bench.fixtures import write_wrk_data
+from bench.stack import raise_open_files_limit
+from bench.stats import merged_percentile
+from devstack.cluster import Cluster
+from devstack.pgbouncer import server_ports
+from devstack.postgres import ensure_database, start_postgres
+from devstack.processes import Child, free_port, stop_all
+from devstack.redis import start_redis
+from devstack.web import WebSizing, WebTier
+from pollsite.defaults import embedded_database_url, embedded_redis_url
+
+OUT = Path(__file__).resolve().parent / "CLUSTER.md"
+ROUNDS, WINDOW, THREADS, CONNECTIONS = 3, 6, 2, 16
+VOTERS_PER_ROUND = 2500
+
+
+def say(message):
+    print(f"[bench.cluster] {message}", flush=True)
+
+
+@dataclass
+class Poll:
+    id: int
+    options: list
+
+
+class Single:
+    """make run's topology on a throwaway folder: PostgreSQL, Redis, the web tier, a
+    worker and a reconciler."""
+
+    def __init__(self, tmp):
+        self.tmp, self.children = tmp, []
+
+    def start(self):
+        pg, redis_port = free_port(), free_port()
+        self.children.append(
+            start_postgres(self.tmp / "pg", pg, log=self.tmp / "pg.log", durable=True)
+        )
+        ensure_database(pg)
+        self.children.append(
+            start_redis(self.tmp / "redis", redis_port, log=self.tmp / "redis.log")
+        )
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": embedded_database_url(pg),
+            "REDIS_URL": embedded_redis_url(redis_port),
+            "REGISTRY_URL": "http://127.0.0.1:9",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.pg_port = pg
+        manage = [sys.executable, "manage.py"]
+        subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], check=True, env=self.env)
+        for name, args in (
+            ("worker", ["procrastinate", "worker"]),
+            ("reconciler", ["reconcile_results"]),
+        ):
+            self.children.append(
+                Child(name, [*manage, *args], env=self.env, log=self.tmp / f"{name}.log")
+            )
+        web = WebTier(
+            port=free_port(),
+            env=self.env,
+            sizing=WebSizing(),
+            directory=self.tmp / "web",
+            log_dir=self.tmp,
+        )
+        self.children += web.start_all()
+        self.url = web.url
+
+    def stop(self):
+        stop_all(self.children)
+
+
+SEED = """
+import json
+from knox.models import AuthToken
+from bench.fixtures import create_voters, staff_user
+print("TOKENS=" + json.dumps([AuthToken.objects.create(staff_user())[1], *create_voters(%d)]))
+"""
+
+
+def seed(env, voters):
+    """A staff token, then `voters` verified voters' tokens, in the database of `env`."""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", SEED % voters],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(next(x for x in out.splitlines() if x.startswith("TOKENS="))[7:])
+
+
+def open_poll(url, staff, title):
+    """An open poll with options Ada and Grace, created over the API."""
+    return httpx.post(
+        f"{url}/api/v1/polls",
+        headers={"Authorization": f"Bearer {staff}"},
+        json={
+            "title": title,
+            "closes_at": "2099-01-01T00:00:00Z",
+            "options": [{"label": "Ada"}, {"label": "Grace"}],
+        },
+        timeout=30,
+    ).json()
+
+
+def _polls(url, staff, count, title):
+    polls = []
+    for n in range(count):
+        poll = open_poll(url, staff, f"{title} {n}")
+        polls.append(Poll(poll["id"], [o["id"] for o in poll["options"]]))
+    return polls
+
+
+@dataclass
+class Side:
+    """One topology under measure: its front door, its voters' tokens (the staff's first)
+    and its primary's port (for the audit)."""
+
+    name: str
+    url: str
+    tokens: list
+    pg_port: int
+
+
+def measure(sides, tmp):
+    """Votes, then results under voting, ROUNDS rounds, the sides alternating within each
+    round (so a drift of the shared machine hits them all); fresh voters per run."""
+    loads = {side.name: {"votes": [], "results_under_voting": []} for side in sides}
+    polls = {}
+    for side in sides:
+        staff = side.tokens[0]
+        polls[side.name] = (
+            _polls(side.url, staff, ROUNDS, "votes"),
+            _polls(side.url, staff, ROUNDS, "reads"),
+        )
+    for r in range(ROUNDS):
+        for side in sides:
+            vote_polls, read_polls = polls[side.name]
+            voters = side.tokens[1:]
+            mine = voters[r * VOTERS_PER_ROUND : (r + 1) * VOTERS_PER_ROUND]
+            data = write_wrk_data(tmp / f"{side.name}-votes-{r}.txt", mine, [vote_polls[r]])
+            load = http_load.run(
+                side.url,
+                label=f"{side.name} votes #{r + 1}",
+                mode="vote",
+                data=data,
+                window=WINDOW,
+                threads=THREADS,
+                connections=CONNECTIONS,
+            )
+            loads[side.name]["votes"].append(load)
+            say(f"{load.label}: {load.rate:.0f}/s p99 {load.p99_ms:.1f} ms errors {load.errors}")
+            bg = voters[(ROUNDS + r) * VOTERS_PER_ROUND : (ROUNDS + r + 1) * VOTERS_PER_ROUND]
+            bg_data = write_wrk_data(tmp / f"{side.name}-bg-{r}.txt", bg, [read_polls[r]])
+            background = http_load.start(
+                side.url,
+                label="background",
+                mode="vote",
+                data=bg_data,
+                window=WINDOW + 2,
+                threads=1,
+                connections=4,
+                pace_ms=30,
+            )
+            time.sleep(1)
+            load = http_load.run(
+                side.url,
+                label=f"{side.name} results #{r + 1}",
+                mode="get",
+                window=WINDOW,
+                threads=THREADS,
+                connections=CONNECTIONS,
+                path=f"/api/v1/polls/{read_polls[r].id}/results",
+            )
+            http_load.finish(background)
+            loads[side.name]["results_under_voting"].append(load)
+            say(f"{load.label}: {load.rate:.0f}/s p99 {load.p99_ms:.1f} ms errors {load.errors}")
+    return {
+        side.name: {
+            **{key: summary(runs) for key, runs in loads[side.name].items()},
+            "audit": audit(side.pg_port),
+        }
+        for side in sides
+    }
+
+
+VOTERS = 2 * ROUNDS * VOTERS_PER_ROUND  # per side
+
+
+def start_cluster(directory):
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    for name in ("DATABASE_URL", "REDIS_URL", "REGISTRY_URL"):
+        env.pop(name, None)
+    cluster = Cluster(directory, port=free_port(), env=env)
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def cluster_phase(run_side, directory):
+    """make bench's last phase: `run_side` (its own make run stack) against a cluster
+    started here; returns the figures, the backends under 1,000 clients included."""
+    cluster = start_cluster(directory)
+    try:
+        tokens = seed(cluster.env, VOTERS)
+        side = Side("make cluster", cluster.web.url, tokens, cluster.ports.primary)
+        figures = measure([run_side, side], directory)
+        poll = open_poll(side.url, tokens[0], "a thousand clients")
+        figures["backends under 1,000 clients"] = thousand_clients(cluster, side.url, poll["id"])
+        return figures
+    finally:
+        cluster.stop()
+
+
+def summary(loads):
+    return {
+        "rate": round(sum(x.rate for x in loads) / len(loads)),
+        "p50_ms": round(merged_percentile(loads, 50), 1),
+        "p99_ms": round(merged_percentile(loads, 99), 1),
+        "errors": sum(x.errors for x in loads),
+        "rounds": [round(x.rate) for x in loads],
+    }
+
+
+def audit(port):
+    conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="polls")
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT COALESCE(SUM(counted), 0), COALESCE(SUM(ballots), 0) FROM tally_audit"
+            )
+            counted, ballots = cursor.fetchone()
+    finally:
+        conn.close()
+    return {"counted": int(counted), "ballots": int(ballots), "drift": int(counted - ballots)}
+
+
+class BackendSampler:
+    """Every 50 ms, in a thread of its own: the primary's client backends, and of them
+    those that are PgBouncer's server connections (matched by port: SHOW SERVERS)."""
+
+    def __init__(self, cluster):
+        self.cluster, self.samples, self.pooled = cluster, [], []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def sample(self):
+        ports = server_ports(self.cluster.ports.pgbouncer, "polls") or [0]
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=self.cluster.ports.primary, user="postgres", dbname="polls"
+        )
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) - 1, count(*) FILTER (WHERE client_port = ANY(%s))"
+                    " FROM pg_stat_activity WHERE backend_type = 'client backend'",
+                    [ports],
+                )
+                return cursor.fetchone()
+        finally:
+            conn.close()
+
+    def _run(self):
+        while not self._stop.is_set():
+            backends, pooled = self.sample()
+            self.samples.append(backends)
+            self.pooled.append(pooled)
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self.at_rest = self.sample()[0]
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def http_crowd(url, path, clients=1000, requests_each=2):
+    """`clients` bare keep-alive connections (a full HTTP client each would cost more than
+    the servers), all connected first, then each sending `requests_each` GETs of `path`
+    one after the other; returns the statuses and the seconds from the start signal."""
+    host, port = url.removeprefix("http://").split(":")
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+
+    async def one(go):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            await go.wait()
+            statuses = []
+            for _ in range(requests_each):
+                writer.write(request)
+                statuses.append(int((await reader.readline()).split()[1]))
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    key, _, value = line.decode().partition(":")
+                    if key.strip().lower() == "content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+            return statuses
+        finally:
+            writer.close()
+
+    async def crowd():
+        go = asyncio.Event()
+        tasks = [asyncio.ensure_future(one(go)) for _ in range(clients)]
+        await asyncio.sleep(1)  # all connected, then all at once
+        go.set()
+        started = time.monotonic()
+        results = await asyncio.gather(*tasks)
+        return [s for pair in results for s in pair], time.monotonic() - started
+
+    return asyncio.run(crowd())
+
+
+def thousand_clients(cluster, url, poll_id):
+    """1,000 clients, two GETs each of a database read (the poll's events), and the
+    primary's backends meanwhile."""
+    with BackendSampler(cluster) as sampler:
+        statuses, seconds = http_crowd(url, f"/api/v1/polls/{poll_id}/events")
+    return {
+        "clients": 1000,
+        "requests": len(statuses),
+        "ok": statuses.count(200),
+        "seconds": round(seconds, 1),
+        "backends_at_rest": sampler.at_rest,
+        "backends_max": max(sampler.samples),
+        "pgbouncer_backends_max": max(sampler.pooled),
+        "pool_size": cluster.pool_size,
+    }
+
+
+def main():
+    """Standalone: make run's topology and the cluster, side by side."""
+    raise_open_files_limit()
+    http_load.ensure_wrk(say)
+    tmp = Path(tempfile.mkdtemp(prefix="pollsite-bench-cluster-"))
+    tmp.chmod(0o755)
+    (tmp / "single").mkdir()
+    single = Single(tmp / "single")
+    try:
+        say("make run's topology: starting")
+        single.start()
+        run_side = Side("make run", single.url, seed(single.env, VOTERS), single.pg_port)
+        say("make cluster: starting")
+        figures = cluster_phase(run_side, tmp / "cluster")
+    finally:
+        single.stop()
+    write(figures)
+    return 0
+
+
+HEADER = (
+    f"{ROUNDS} rounds of {WINDOW} s each, the two alternating within a round; {THREADS} wrk "
+    f"threads, {CONNECTIONS} connections; results read while 4 connections vote every 30 ms. "
+    "On 2 cores the cluster runs its 19 processes on the same 2 cores as make run's 9, so "
+    "this measures what the pieces cost and that nothing breaks, not what more machines give."
+)
+
+
+def markdown(figures):
+    """The comparison table and the backends line (bench/RESULTS.md, bench/CLUSTER.md)."""
+    lines = [HEADER, "", "| Figure | make run | make cluster |", "|---|---|---|"]
+    run, cluster = figures["make run"], figures["make cluster"]
+    for key, label in (("votes", "HTTP votes"), ("results_under_voting", "Results under voting")):
+        a, b = run[key], cluster[key]
+        lines.append(
+            f"| {label} | {a['rate']}/s, p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms, "
+            f"errors {a['errors']} | {b['rate']}/s, p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms, "
+            f"errors {b['errors']} |"
+        )
+    a, b = run["audit"], cluster["audit"]
+    lines.append(
+        f"| Audit: counted, ballots, drift | {a['counted']}, {a['ballots']}, {a['drift']} "
+        f"| {b['counted']}, {b['ballots']}, {b['drift']} |"
+    )
+    t = figures["backends under 1,000 clients"]
+    lines += [
+        "",
+        f"1,000 concurrent HTTP clients of the cluster ({t['requests']} requests, {t['ok']} "
+        f"answered 200 in {t['seconds']} s): at most {t['pgbouncer_backends_max']} PostgreSQL "
+        f"backends served PgBouncer (pool size {t['pool_size']}); {t['backends_max']} client "
+        f"backends in all (at rest {t['backends_at_rest']}: the direct connections of the "
+        "streams, workers, reconcilers and replica checks).",
+    ]
+    return "\n".join(lines)
+
+
+def write(figures):
+    text = "\n".join(
+        [
+            "# make run against make cluster, in one run",
+            "",
+            "Written by `python -m bench.cluster` on "
+            + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            + " (`make bench` writes the same table into bench/RESULTS.md).",
+            "",
+            markdown(figures),
+            "",
+            "```json",
+            json.dumps(figures, indent=2),
+            "```",
+            "",
+        ]
+    )
+    OUT.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
