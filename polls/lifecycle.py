@@ -26,6 +26,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from polls.models import Poll, PollEvent
+from pollsite.jobs import TRANSACTIONAL, in_transaction
 
 Type = PollEvent.Type
 
@@ -68,7 +69,7 @@ def schedule(poll: Poll) -> None:
             if event == Type.OPENED:
                 record(poll.pk, Type.OPENED, at=at)
             continue
-        poll_clock.configure(schedule_at=at, queueing_lock=lock).defer(
+        in_transaction(poll_clock.configure(schedule_at=at, queueing_lock=lock)).defer(
             poll_id=poll.pk, event=str(event)
         )
 
@@ -115,14 +116,15 @@ def _schedule_final(poll_id) -> None:
     from polls.tasks import poll_results_final
 
     at = timezone.now() + timedelta(seconds=settings.RESULTS_FINAL_DELAY_SECONDS)
-    poll_results_final.configure(
-        schedule_at=at, queueing_lock=f"poll-{poll_id}-{Type.RESULTS_FINAL}"
+    # From the close's job too, in a worker: in_transaction (pollsite/jobs.py says why).
+    in_transaction(
+        poll_results_final.configure(
+            schedule_at=at, queueing_lock=f"poll-{poll_id}-{Type.RESULTS_FINAL}"
+        )
     ).defer(poll_id=poll_id)
 
 
 def _cancel_waiting(queueing_lock) -> None:
-    from procrastinate.contrib.django import app
-
-    for job in app.job_manager.list_jobs(queueing_lock=queueing_lock, status="todo"):
+    for job in TRANSACTIONAL.list_jobs(queueing_lock=queueing_lock, status="todo"):
         if job.id is not None:  # a listed job always has one
-            app.job_manager.cancel_job_by_id(job.id)
+            TRANSACTIONAL.cancel_job_by_id(job.id)

@@ -23,6 +23,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from polls.models import PollEvent
+from pollsite.jobs import in_transaction
 from webhooks import targets
 from webhooks.errors import TargetRefused
 from webhooks.models import Attempt, Delivery, Endpoint
@@ -45,7 +46,9 @@ def event_recorded(event: PollEvent) -> None:
     endpoints = Endpoint.objects.filter(disabled_at__isnull=True, events__contains=[event.type])
     for endpoint in endpoints:
         delivery = Delivery.objects.create(id=Delivery.new_id(), endpoint=endpoint, event=event)
-        deliver.defer(delivery_id=delivery.id)
+        # In the event's transaction even in a worker (pollsite/jobs.py): never a job
+        # for a delivery that is not committed yet.
+        in_transaction(deliver.configure()).defer(delivery_id=delivery.id)
 
 
 def payload_of(event: PollEvent) -> dict[str, Any]:

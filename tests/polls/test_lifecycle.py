@@ -2,6 +2,7 @@
 them true, each once, and the jobs for the poll's times deferred with them. The jobs run
 under real workers in tests/reliability/test_lifecycle_jobs.py."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -98,3 +99,35 @@ def test_the_api_lists_a_polls_events(api, staff, make_poll):
     assert body[0]["data"] == {} and body[0]["occurred_at"]
     draft = make_poll(publish=False)
     assert api.get(f"/api/v1/polls/{draft.pk}/events").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_a_worker_a_clock_job_rolled_back_leaves_no_event_and_no_job(staff, make_poll, settings):
+    """A worker's app defers through its own pool (manage.py procrastinate worker); the
+    jobs a job defers (results_final, the webhook deliveries) must still go in that
+    job's transaction (pollsite/jobs.py), or they outlive a rollback and can run before
+    the rows they name exist."""
+    from procrastinate.contrib.django import app
+
+    from webhooks import services as webhooks
+
+    settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    webhooks.endpoint_register(
+        created_by=staff, url="http://127.0.0.1:9/hooks", events=["poll.closed"]
+    )
+    poll = make_poll(closes_in=timedelta(seconds=1))
+    time.sleep(1.2)
+    with app.replace_connector(app.connector.get_worker_connector()) as worker_app:
+        worker_app.open()
+        try:
+            with pytest.raises(RuntimeError), transaction.atomic():
+                lifecycle.clock_reached(poll.pk, "poll.closed")
+                assert "poll.closed" in events_of(poll)
+                raise RuntimeError("the job fails after recording the close")
+        finally:
+            worker_app.close()
+    assert "poll.closed" not in events_of(poll)
+    assert "poll.results_final" not in waiting_jobs(poll)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM procrastinate_jobs WHERE task_name LIKE 'webhooks.%'")
+        assert cursor.fetchone() == (0,)

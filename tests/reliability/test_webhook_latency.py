@@ -6,6 +6,7 @@ import statistics
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
 from tests.support.jobs import workers
 from tests.support.waiting import wait_for
@@ -14,6 +15,18 @@ from webhooks import services
 
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 POLLS = 100
+
+
+def job_states():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT task_name, status, count(*) FROM procrastinate_jobs GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        jobs = cursor.fetchall()
+        cursor.execute("SELECT status, count(*) FROM webhooks_delivery GROUP BY 1")
+        deliveries = cursor.fetchall()
+        cursor.execute("SELECT status_code, error, count(*) FROM webhooks_attempt GROUP BY 1, 2")
+        return jobs, deliveries, cursor.fetchall()
 
 
 def test_a_hundred_polls_closing_together_reach_the_receiver(staff, make_poll, settings, figure):
@@ -32,7 +45,13 @@ def test_a_hundred_polls_closing_together_reach_the_receiver(staff, make_poll, s
             return len(arrived) >= POLLS
 
         with workers(3, WEBHOOK_ALLOW_PRIVATE_TARGETS="true"):
-            wait_for(record_arrivals, within=60)
+            try:
+                wait_for(record_arrivals, within=60)
+            except AssertionError:
+                raise AssertionError(
+                    f"{len(arrived)} arrived of {len(hooks.received)} received; "
+                    f"jobs, deliveries, attempts: {job_states()}"
+                ) from None
         lags = sorted((at - closes_at[poll_id]).total_seconds() for poll_id, at in arrived.values())
     finally:
         hooks.close()
