@@ -103,7 +103,9 @@ class RunningCluster:
         raise AssertionError(f"the replica does not serve reads: {body}")
 
 
-@pytest.fixture(scope="session")
+# Package-scoped: up for the tests here only, so that its 19 processes do not weigh on
+# the rest of the run.
+@pytest.fixture(scope="package")
 def cluster(tmp_path_factory):
     if pgbouncer_binary() is None:
         pytest.skip(f"PgBouncer is not installed ({INSTALL_HINT}); the cluster tests need it")
@@ -123,7 +125,7 @@ def cluster(tmp_path_factory):
     running.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def tokens(cluster):
     """A staff token, then 1,500 verified voters' tokens, in the cluster's database."""
     return stack.seed(cluster.env, 1500)
@@ -143,7 +145,7 @@ class Tokens:
         return taken
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def people(tokens):
     return Tokens(tokens)
 
