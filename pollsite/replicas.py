@@ -22,7 +22,9 @@ Reading your writes. A client that wrote (any POST, PATCH, PUT or DELETE with it
 token) is pinned to the primary in Redis for REPLICA_MAX_LAG_SECONDS and a second more
 (ReadYourWritesMiddleware). Once its pin runs out the replica, if used at all, holds
 everything committed REPLICA_MAX_LAG_SECONDS ago, the write included. Redis unreachable:
-every client counts as pinned.
+every client counts as pinned. (A pin lost with a Redis failover in the second after
+its write, or one that could not be written while Redis came back, leaves that client
+reading the replica, at most REPLICA_MAX_LAG_SECONDS behind, for the pin's life.)
 
 NOTIFY and LISTEN stay on the primary: they are sent by triggers on its writes and heard
 by the stream and the workers on their direct connections; a standby refuses both.
@@ -88,6 +90,8 @@ class ReplicaRouter:
         scope = _scope.get()
         if scope is None or not configured() or _cached_by_cacheops(model):
             return None
+        if connections["default"].in_atomic_block:
+            return None  # a read beside the transaction's writes must see them
         if not MONITOR.fresh(scope.complete_since):
             return None
         if scope.pinned is None:
