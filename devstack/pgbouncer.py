@@ -9,11 +9,10 @@ replica. The API connects here (DATABASE_POOL_MODE=transaction); what needs a se
 import os
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 
 from devstack.postgres import grant_traversal
-from devstack.processes import Child, port_in_use, wait_until
+from devstack.processes import Child, port_in_use, service_user, wait_until
 
 PGBOUNCER_USER = "pgbouncer"  # its own user: it refuses root, and owes nothing to postgres'
 INSTALL_HINT = "apt-get install pgbouncer (Debian's package; devstack/install-pgbouncer)"
@@ -24,22 +23,6 @@ def pgbouncer_binary():
     return shutil.which("pgbouncer") or next(
         (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if Path(p).exists()), None
     )
-
-
-def _user():
-    if os.geteuid() != 0:
-        return None
-    import pwd
-
-    try:
-        pwd.getpwnam(PGBOUNCER_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--user-group", "--no-create-home", PGBOUNCER_USER],
-            check=True,
-            capture_output=True,
-        )
-    return PGBOUNCER_USER
 
 
 def pgbouncer_config(directory, *, port, databases, pool_size, max_clients):
@@ -94,7 +77,7 @@ def start_pgbouncer(directory, port, *, databases, pool_size, max_clients=4000, 
     ini = pgbouncer_config(
         directory, port=port, databases=databases, pool_size=pool_size, max_clients=max_clients
     )
-    user = _user()
+    user = service_user(PGBOUNCER_USER)
     if user:
         import pwd
 
@@ -118,23 +101,6 @@ def _ready(port):
         return True
     except psycopg2.OperationalError:
         return False
-
-
-def pooled_server_connections(port):
-    """SHOW POOLS on the admin console: {database: server connections (active + idle)}."""
-    import psycopg2
-
-    conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="pgbouncer")
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute("SHOW POOLS")
-            names = [c.name for c in cursor.description]
-            rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        conn.close()
-    used = ("sv_active", "sv_idle", "sv_used", "sv_tested", "sv_login")
-    return {row["database"]: sum(int(row[k]) for k in used if k in row) for row in rows}
 
 
 def server_ports(port, database):

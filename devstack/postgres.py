@@ -14,7 +14,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from devstack.processes import Child, as_user, port_in_use, say, wait_until
+from devstack.processes import Child, as_user, port_in_use, say, service_user, wait_until
 from pollsite.defaults import DATABASE_NAME
 
 PG_USER_WHEN_ROOT = "embedded_postgres"  # postgres refuses to run as root
@@ -29,19 +29,7 @@ def pg_bin(name):
 
 def _pg_user():
     """The OS user to run postgres as: ourselves, or a dedicated user when we are root."""
-    if os.geteuid() != 0:
-        return None
-    import pwd
-
-    try:
-        pwd.getpwnam(PG_USER_WHEN_ROOT)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--user-group", "--no-create-home", PG_USER_WHEN_ROOT],
-            check=True,
-            capture_output=True,
-        )
-    return PG_USER_WHEN_ROOT
+    return service_user(PG_USER_WHEN_ROOT)
 
 
 def grant_traversal(path, user):

@@ -113,3 +113,21 @@ def as_user(user):
     import pwd
 
     return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+
+
+def service_user(name):
+    """None when we are not root; else the system user `name`, created if missing: the
+    servers that refuse to run as root (PostgreSQL, PgBouncer) run as one of their own."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--user-group", "--no-create-home", name],
+            check=True,
+            capture_output=True,
+        )
+    return name

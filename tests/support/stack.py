@@ -12,10 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import psycopg2
 from django.conf import settings
 
+# open_poll(base, staff_token, title): a poll over the API, the same for tests and bench.
+from bench.cluster import open_poll  # noqa: F401
 from devstack.postgres import ensure_database, start_postgres
 from devstack.processes import Child, free_port, stop_all
 from devstack.redis import start_redis
@@ -240,17 +241,3 @@ def seed(env, voters):
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("TOKENS="))
     return json.loads(line.removeprefix("TOKENS="))
-
-
-def open_poll(base, staff_token, title):
-    """A poll open until 2099 with options Ada and Grace, created over the API at `base`."""
-    return httpx.post(
-        f"{base}/api/v1/polls",
-        headers={"Authorization": f"Bearer {staff_token}"},
-        json={
-            "title": title,
-            "closes_at": "2099-01-01T00:00:00Z",
-            "options": [{"label": "Ada"}, {"label": "Grace"}],
-        },
-        timeout=30,
-    ).json()
