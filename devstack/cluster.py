@@ -14,18 +14,21 @@ lives in var/cluster/ (PostgreSQL's is kept between runs; Redis holds only the c
 """
 
 import os
+import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from devstack import BASE_DIR
+from devstack import BASE_DIR, VAR_DIR
 from devstack.pgbouncer import start_pgbouncer
 from devstack.postgres import ensure_database, start_postgres, start_replica
 from devstack.processes import Child, free_port, say
 from devstack.redis import SENTINEL_MASTER, start_redis, start_sentinel
 from devstack.registry import start_registry_simulator
+from devstack.run import lock_var_dir
 from devstack.supervisor import Supervisor
 from devstack.web import WebSizing, WebTier
 from pollsite.defaults import DATABASE_NAME
@@ -181,8 +184,6 @@ class Cluster:
         say(f"cluster ready in {time.monotonic() - started:.1f}s")
 
     def manage(self, *args):
-        import subprocess
-
         subprocess.run(
             [sys.executable, str(BASE_DIR / "manage.py"), *args],
             check=True,
@@ -211,11 +212,6 @@ class Cluster:
 
 def run_cluster():
     """`make cluster`: start, print the front door, supervise until Ctrl-C."""
-    import signal
-
-    from devstack import VAR_DIR
-    from devstack.run import lock_var_dir
-
     lock = lock_var_dir()  # noqa: F841 - held until we exit
     directory = VAR_DIR / "cluster"
 

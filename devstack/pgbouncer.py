@@ -11,7 +11,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from devstack.postgres import grant_traversal
+from devstack.postgres import grant_traversal, pg_ready
 from devstack.processes import Child, port_in_use, service_user, wait_until
 
 PGBOUNCER_USER = "pgbouncer"  # its own user: it refuses root, and owes nothing to postgres'
@@ -87,20 +87,8 @@ def start_pgbouncer(directory, port, *, databases, pool_size, max_clients=4000, 
         grant_traversal(directory, user)
     # SIGINT: PgBouncer's "safe shutdown" (waits for transactions in flight to end).
     child = Child("pgbouncer", [binary, str(ini)], stop_signal=signal.SIGINT, log=log, user=user)
-    wait_until(lambda: _ready(port), child, "PgBouncer")
+    wait_until(lambda: pg_ready(port, "pgbouncer"), child, "PgBouncer")
     return child
-
-
-def _ready(port):
-    import psycopg2
-
-    try:
-        psycopg2.connect(
-            host="127.0.0.1", port=port, user="postgres", dbname="pgbouncer", connect_timeout=1
-        ).close()
-        return True
-    except psycopg2.OperationalError:
-        return False
 
 
 def server_ports(port, database):

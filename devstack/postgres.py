@@ -155,7 +155,7 @@ def _run_postgres(pgdata, port, user, *, log, durable, name, extra):
     args += list(extra)
     # SIGINT is postgres' "fast shutdown": roll back open transactions and exit cleanly.
     child = Child(name, args, stop_signal=signal.SIGINT, log=log, user=user)
-    wait_until(lambda: _pg_ready(port), child, f"PostgreSQL ({name})", timeout=60)
+    wait_until(lambda: pg_ready(port), child, f"PostgreSQL ({name})", timeout=60)
     return child
 
 
@@ -163,12 +163,14 @@ def _has_pg_stat_statements():
     return (Path(pg_bin("postgres")).parent.parent / "lib" / "pg_stat_statements.so").exists()
 
 
-def _pg_ready(port):
+def pg_ready(port, dbname="postgres"):
+    """A server (PostgreSQL, or PgBouncer's admin database) on 127.0.0.1:port accepts a
+    login."""
     import psycopg2
 
     try:
         psycopg2.connect(
-            host="127.0.0.1", port=port, user="postgres", dbname="postgres", connect_timeout=1
+            host="127.0.0.1", port=port, user="postgres", dbname=dbname, connect_timeout=1
         ).close()
         return True
     except psycopg2.OperationalError:

@@ -44,6 +44,7 @@ from typing import Any
 
 import psycopg2
 import redis
+from cacheops.conf import model_profile
 from django.conf import settings
 from django.db import connections
 
@@ -109,8 +110,6 @@ class ReplicaRouter:
 
 
 def _cached_by_cacheops(model: Any) -> bool:
-    from cacheops.conf import model_profile
-
     return bool(model_profile(model))
 
 
