@@ -68,6 +68,27 @@ def envlist(name):
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def envints(name: str, default: list[int], *, minimum: int | None = None) -> list[int]:
+    """A comma-separated list of integers, each held to what envint holds one to."""
+    items = envlist(name)
+    if not items:
+        return default
+    numbers = []
+    for item in items:
+        try:
+            number = int(item)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be integers separated by commas, not {item!r}"
+            ) from None
+        if minimum is not None and number < minimum:
+            raise ImproperlyConfigured(
+                f"{name} must hold numbers of at least {minimum}, not {number}"
+            )
+        numbers.append(number)
+    return numbers
+
+
 def envchoice(name, choices, default):
     value = os.environ.get(name, "").strip() or default
     if value not in choices:
@@ -566,11 +587,9 @@ RESULTS_FINAL_DELAY_SECONDS = envfloat("RESULTS_FINAL_DELAY_SECONDS", 15.0)
 WEBHOOK_ALLOW_PRIVATE_TARGETS = envbool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 WEBHOOK_TIMEOUT_SECONDS = envfloat("WEBHOOK_TIMEOUT_SECONDS", 5.0)
 WEBHOOK_RESPONSE_MAX_BYTES = envint("WEBHOOK_RESPONSE_MAX_BYTES", 65536, minimum=0)
-WEBHOOK_RETRY_SECONDS = [
-    int(seconds)
-    for seconds in envlist("WEBHOOK_RETRY_SECONDS")
-    or ["5", "300", "1800", "7200", "18000", "36000", "36000"]
-]
+WEBHOOK_RETRY_SECONDS = envints(
+    "WEBHOOK_RETRY_SECONDS", [5, 300, 1800, 7200, 18000, 36000, 36000], minimum=1
+)
 WEBHOOK_DISABLE_AFTER = envint("WEBHOOK_DISABLE_AFTER", 5, minimum=1)
 # A job whose worker has sent no heartbeat for this long (a worker sends one every 10 s)
 # is queued again by retry_stalled_jobs: a worker killed mid-job loses nothing.

@@ -40,6 +40,8 @@ def run_manage(*args, env):
         (lambda: pollsite_settings.envbool("X_TEST", False), "maybe"),
         (lambda: pollsite_settings.envfloat("X_TEST", 1.0), "fast"),
         (lambda: pollsite_settings.envchoice("X_TEST", ("a", "b"), "a"), "c"),
+        (lambda: pollsite_settings.envints("X_TEST", [1]), "5, 1.5"),
+        (lambda: pollsite_settings.envints("X_TEST", [1], minimum=1), "5,0"),
     ],
 )
 def test_it_refuses_a_bad_value(monkeypatch, helper, value):
@@ -53,6 +55,16 @@ def test_it_reads_good_values(monkeypatch):
     assert pollsite_settings.envbool("X_TEST", False) is True
     monkeypatch.setenv("X_TEST", "a, b,,c")
     assert pollsite_settings.envlist("X_TEST") == ["a", "b", "c"]
+    monkeypatch.setenv("X_TEST", "5, 300")
+    assert pollsite_settings.envints("X_TEST", [1], minimum=1) == [5, 300]
+    monkeypatch.setenv("X_TEST", "")
+    assert pollsite_settings.envints("X_TEST", [1]) == [1]
+
+
+def test_a_bad_webhook_retry_schedule_stops_the_start_with_its_name():
+    result = run_manage("check", env={"WEBHOOK_RETRY_SECONDS": "5,5m"})
+    assert result.returncode != 0
+    assert "WEBHOOK_RETRY_SECONDS must be integers separated by commas, not '5m'" in result.stderr
 
 
 def test_it_generates_development_secrets_under_var():
