@@ -11,9 +11,11 @@ deliveries keep failing (WEBHOOK_DISABLE_AFTER in a row) is disabled, with the r
 
 import json
 import secrets
+import ssl
 import time
 from base64 import b64encode
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import httpx
@@ -99,6 +101,14 @@ def deliver(delivery_id: str, *, last_attempt: bool) -> None:
         endpoint.save(update_fields=["failed_in_a_row", "disabled_at", "disabled_reason"])
 
 
+@cache
+def _tls_context() -> ssl.SSLContext:
+    """One per process: httpx builds a context and loads every CA certificate for each
+    Client it makes unless given one (52 ms a client here, more than the rest of a
+    delivery); a context is safe to share between threads and connections."""
+    return httpx.create_ssl_context()  # what httpx would build: certifi's CAs, SSL_CERT_FILE
+
+
 def _attempt(delivery: Delivery) -> tuple[int | None, str, int]:
     """(status code or None, error, latency in ms) of one POST, bounded in time
     (WEBHOOK_TIMEOUT_SECONDS in all: half to connect and send, half for the answer, and
@@ -128,7 +138,7 @@ def _attempt(delivery: Delivery) -> tuple[int | None, str, int]:
     literal = f"[{address}]" if ":" in address else address
     limit = settings.WEBHOOK_TIMEOUT_SECONDS
     try:
-        with httpx.Client(timeout=httpx.Timeout(limit / 2)) as client:
+        with httpx.Client(timeout=httpx.Timeout(limit / 2), verify=_tls_context()) as client:
             request = client.build_request(
                 "POST",
                 url.copy_with(host=literal),
