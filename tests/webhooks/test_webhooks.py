@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import trustme
 from standardwebhooks import Webhook
 
 from polls import services as poll_services
@@ -94,6 +95,36 @@ def test_a_target_is_checked_again_at_delivery(register, receiver, make_poll, se
     services.deliver(delivery.id, last_attempt=True)
     [attempt] = delivery.attempts.all()
     assert attempt.status_code is None and "not a public address" in attempt.error
+
+
+def test_https_deliveries_verify_the_name_they_were_registered_with(register, make_poll, tmp_path):
+    """Production delivers over https only, connecting to the address it checked: the
+    certificate is still verified for the URL's name, which goes in SNI and Host. A
+    worker that trusts the receiver's CA delivers; one that does not logs why, and the
+    receiver gets nothing."""
+    ca = trustme.CA()
+    hooks = Receiver(tls=ca.issue_cert("localhost"))
+    try:
+        endpoint = register(hooks.url)
+        ca_file = tmp_path / "ca.pem"
+        ca.cert_pem.write_to_path(str(ca_file))
+        env = {"WEBHOOK_ALLOW_PRIVATE_TARGETS": "true", "WEBHOOK_RETRY_SECONDS": "1"}
+        with workers(1, **env):  # trusts certifi's CAs only
+            poll_services.poll_close(poll=make_poll())
+            wait_for(lambda: Delivery.objects.filter(status="failed").exists(), within=30)
+        [refused] = Delivery.objects.get(endpoint=endpoint).attempts.all()[:1]
+        assert refused.status_code is None and "CERTIFICATE_VERIFY_FAILED" in refused.error
+        assert hooks.received == []
+        with workers(1, SSL_CERT_FILE=str(ca_file), **env):
+            poll_services.poll_close(poll=make_poll())
+            wait_for(lambda: len(hooks.received) == 1, within=30)
+        [(headers, _)] = hooks.received
+        host = {name.lower(): value for name, value in headers.items()}["host"]
+        assert host == f"localhost:{hooks.server.server_port}"
+        assert "localhost" in hooks.server_names
+        wait_for(lambda: Delivery.objects.filter(status="delivered").count() == 1, within=10)
+    finally:
+        hooks.close()
 
 
 def test_a_slow_receiver_is_given_up_on_at_the_timeout(register, receiver, make_poll, settings):
