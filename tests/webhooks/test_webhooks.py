@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 import trustme
+from django.db import connection
 from standardwebhooks import Webhook
 
 from polls import services as poll_services
@@ -222,3 +223,37 @@ def test_a_worker_killed_mid_delivery_delivers_again_with_the_same_id(
     assert hooks.ids()[0] == hooks.ids()[1]
     assert json.loads(hooks.received[0][1]) == json.loads(hooks.received[1][1])
     assert Delivery.objects.get().status == "delivered"
+
+
+def test_a_worker_paused_mid_delivery_is_taken_over_and_its_return_changes_nothing(
+    register, receiver, make_poll
+):
+    """SIGSTOP keeps the worker's job and its sockets: once its heartbeats stop, another
+    worker delivers again with the same webhook-id; when the paused one resumes and ends
+    its own attempt, the delivery stays delivered and no job is left doing."""
+    hooks = receiver([("hang", 20)])
+    register(hooks.url)
+    env = {"WEBHOOK_ALLOW_PRIVATE_TARGETS": "true", "STALLED_JOB_SECONDS": "15"}
+    with workers(1, WEBHOOK_TIMEOUT_SECONDS="60", **env) as [paused]:
+        poll_services.poll_close(poll=make_poll())
+        wait_for(lambda: len(hooks.received) == 1, within=20)  # in the middle of it
+        os.kill(paused.pid, signal.SIGSTOP)
+        try:
+            with workers(1, **env):
+                wait_for(lambda: len(hooks.received) == 2, within=60)
+                wait_for(lambda: Delivery.objects.get().status == "delivered", within=10)
+        finally:
+            os.kill(paused.pid, signal.SIGCONT)
+        # The receiver answers the paused worker's request 20 s after it came.
+        [first] = Delivery.objects.all()
+        wait_for(lambda: first.attempts.count() == 2, within=30)
+        # The resumed worker, alone now, still takes work.
+        poll_services.poll_close(poll=make_poll())
+        wait_for(lambda: len(hooks.received) == 3, within=20)
+    assert hooks.ids()[0] == hooks.ids()[1]
+    assert [a.status_code for a in first.attempts.all()] == [200, 200]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {"delivered"}
+    assert paused.returncode == 0 or paused.returncode == -signal.SIGTERM
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing'")
+        assert cursor.fetchone() == (0,)
