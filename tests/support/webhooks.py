@@ -7,28 +7,51 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    """A webhook receiver on loopback: answers each request with the next of `answers`
-    (a status, or ("hang", seconds)), then 200; keeps what it was sent. With `tls` (a
-    trustme certificate for "localhost") it takes HTTPS only, at https://localhost, and
-    keeps the name each connection asked for in its TLS hello (SNI)."""
+    """A webhook receiver on loopback: answers each request with the next of `answers`,
+    then 200; keeps what it was sent. An answer is a status, ("hang", seconds) before a
+    200, ("redirect", url) as a 307, or ("drip", seconds) for a 200 whose body never
+    ends (1 KiB every `seconds`; `sent` counts what went out). With `tls` (a trustme
+    certificate for "localhost") it takes HTTPS only, at https://localhost, and keeps
+    the name each connection asked for in its TLS hello (SNI)."""
 
     def __init__(self, answers=(), tls=None):
         self.answers = list(answers)
         self.received = []
         self.server_names = []
+        self.sent = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["content-length"]))
                 receiver.received.append((dict(self.headers), body))
                 answer = receiver.answers.pop(0) if receiver.answers else 200
-                if isinstance(answer, tuple):
-                    time.sleep(answer[1])
-                    answer = 200
-                self.send_response(answer)
+                kind, value = answer if isinstance(answer, tuple) else ("status", answer)
+                if kind == "hang":
+                    time.sleep(value)
+                if kind == "drip":
+                    return self.drip(value)
+                self.send_response(307 if kind == "redirect" else 200 if kind == "hang" else value)
+                if kind == "redirect":
+                    self.send_header("location", value)
                 self.send_header("content-length", "0")
                 self.end_headers()
+
+            def drip(self, seconds):
+                self.send_response(200)
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                chunk = b"x" * 1024
+                try:
+                    while True:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                        self.wfile.flush()
+                        receiver.sent += len(chunk)
+                        time.sleep(seconds)
+                except OSError:
+                    self.close_connection = True  # the client stopped reading
 
             def log_message(self, *args):
                 pass

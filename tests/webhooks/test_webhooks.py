@@ -141,6 +141,38 @@ def test_a_slow_receiver_is_given_up_on_at_the_timeout(register, receiver, make_
     assert "Timeout" in attempt.error and attempt.latency_ms < 3000
 
 
+def test_an_endless_answer_is_read_only_up_to_the_cap(register, receiver, make_poll, settings):
+    """A 2xx is all a delivery needs: the body is read up to WEBHOOK_RESPONSE_MAX_BYTES,
+    then the connection is closed, long before the attempt's time runs out."""
+    settings.WEBHOOK_RESPONSE_MAX_BYTES = 8 * 1024
+    hooks = receiver([("drip", 0.02)])  # 1 KiB every 20 ms, for ever
+    endpoint = register(hooks.url)
+    poll_services.poll_close(poll=make_poll())
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    services.deliver(delivery.id, last_attempt=True)
+    [attempt] = delivery.attempts.all()
+    assert attempt.status_code == 200 and attempt.latency_ms < 2000  # the timeout is 5 s
+    delivery.refresh_from_db()
+    assert delivery.status == "delivered"
+    time.sleep(0.3)
+    sent = hooks.sent
+    time.sleep(0.3)
+    assert hooks.sent == sent < 64 * 1024  # the receiver was cut off
+
+
+def test_a_redirect_is_not_followed(register, receiver, make_poll, settings):
+    """A target is the address checked at delivery: a 3xx is an answer that failed, not
+    a second target (which could be one the checks refuse)."""
+    elsewhere = receiver()
+    endpoint = register(receiver([("redirect", elsewhere.url)]).url)
+    poll_services.poll_close(poll=make_poll())
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    with pytest.raises(services.DeliveryFailed, match="answered 307"):
+        services.deliver(delivery.id, last_attempt=False)
+    [attempt] = delivery.attempts.all()
+    assert attempt.status_code == 307 and elsewhere.received == []
+
+
 def test_an_endpoint_that_keeps_failing_is_disabled(register, receiver, make_poll, settings):
     settings.WEBHOOK_DISABLE_AFTER = 2
     endpoint = register(receiver([500, 500, 500]).url)
