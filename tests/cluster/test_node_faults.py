@@ -1,8 +1,10 @@
 """Faults of one piece of several, under voting: an API node killed, PgBouncer
-restarted, the Redis master killed (Sentinel promotes the replica). Each voter retries
+restarted, the Redis master killed (Sentinel promotes the replica), a stream node
+killed under its subscribers. Each voter retries
 with its Idempotency-Key until it has an answer, as the contract asks of a client told
 503 or cut off; then acknowledged votes equal the rows, with no duplicate."""
 
+import json
 import threading
 import time
 import uuid
@@ -14,6 +16,8 @@ import pytest
 
 from devstack.redis import sentinel_master
 from tests.cluster.conftest import open_poll
+from tests.support.streams import streams_held
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.reliability]
 
@@ -221,3 +225,80 @@ def test_redis_master_killed_sentinel_promotes_and_reads_stay_fresh(cluster, peo
     assert login.status_code in (400, 401), login.text
     final = client.get(results).json()["total_votes"]
     assert final == len(voters)
+
+
+class Follower:
+    """One results-stream subscriber that reconnects when cut off, as EventSource does,
+    and like it never gives up on a connection that stays open in silence: the totals
+    it read, in order, and how many times it had to connect."""
+
+    def __init__(self, url, poll_id):
+        self.url = f"{url}/api/v1/polls/{poll_id}/results/stream"
+        self.totals, self.connects, self.refusals = [], 0, Counter()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.follow, daemon=True)
+        self.thread.start()
+
+    def follow(self):
+        while not self.stop.is_set():
+            self.connects += 1
+            try:
+                with httpx.stream("GET", self.url, timeout=httpx.Timeout(5, read=None)) as answer:
+                    if answer.status_code != 200:
+                        self.refusals[answer.status_code] += 1
+                        time.sleep(0.5)
+                        continue
+                    for line in answer.iter_lines():
+                        if line.startswith("data: "):
+                            self.totals.append(json.loads(line[6:])["total_votes"])
+                        if self.stop.is_set():
+                            return
+            except httpx.HTTPError as exc:
+                self.refusals[type(exc).__name__] += 1
+            time.sleep(0.2)  # EventSource's reconnection delay is a few seconds at most
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(15)
+
+
+def test_a_stream_node_killed_its_subscribers_reconnect_to_the_other_and_miss_no_count(
+    cluster, people, figure
+):
+    """SIGKILL of one stream node while 40 subscribers follow a poll: those it held are
+    cut off, reconnect through the front (nginx tries the other node), and see the next
+    vote's count; when the node is back, nothing is repeated or lost."""
+    poll_id, options = open_poll(cluster, people.staff, "Stream node killed")
+    [first, second] = people.take(2)
+    followers = [Follower(cluster.url, poll_id) for _ in range(40)]
+    client = httpx.Client(base_url=cluster.url, timeout=10)
+    try:
+        wait_for(lambda: all(f.totals for f in followers), within=20)
+        ports = cluster.cluster.web.stream_ports
+        holders = {f"stream-{n + 1}": streams_held(port) for n, port in enumerate(ports)}
+        with cluster.unsupervised():
+            cluster.kill("stream-1")
+            killed_at = time.monotonic()
+            assert vote_until_answered(client, poll_id, options["Ada"], first, Counter()) == 201
+            wait_for(lambda: all(1 in f.totals for f in followers), within=15)
+            caught_up = time.monotonic() - killed_at
+        cluster.wait_restarted("stream-1")
+        assert vote_until_answered(client, poll_id, options["Grace"], second, Counter()) == 201
+        wait_for(lambda: all(2 in f.totals for f in followers), within=15)
+    finally:
+        for follower in followers:
+            follower.close()
+        client.close()
+    reconnected = sum(f.connects > 1 for f in followers)
+    for f in followers:
+        assert f.totals == sorted(f.totals), f.totals  # never a count going back
+        assert f.totals[-1] == 2
+        assert not [code for code in f.refusals if isinstance(code, int) and code >= 500]
+    assert reconnected >= holders["stream-1"] > 0  # those it held came back elsewhere
+    figure(
+        "cluster_stream_node_killed",
+        subscribers=len(followers),
+        held_by_the_killed_node=holders["stream-1"],
+        reconnected=reconnected,
+        all_saw_the_next_vote_s=round(caught_up, 2),
+    )
