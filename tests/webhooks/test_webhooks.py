@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -239,15 +240,24 @@ def test_a_receiver_down_for_a_while_gets_the_event_later(register, receiver, ma
     assert len(set(hooks.ids())) == 1  # every attempt with the same webhook-id
 
 
+@contextmanager
+def one_worker_mid_delivery(register, receiver, make_poll, *, hang, **env):
+    """One worker in the middle of delivering a poll.closed to a receiver that holds its
+    first request `hang` seconds (the worker's timeout is longer): (receiver, worker)."""
+    hooks = receiver([("hang", hang)])
+    register(hooks.url)
+    with workers(1, WEBHOOK_TIMEOUT_SECONDS=str(hang + 30), **env) as [worker]:
+        poll_services.poll_close(poll=make_poll())
+        wait_for(lambda: len(hooks.received) == 1, within=20)
+        yield hooks, worker
+
+
 def test_a_worker_killed_mid_delivery_delivers_again_with_the_same_id(
     register, receiver, make_poll
 ):
-    hooks = receiver([("hang", 60)])
-    register(hooks.url)
     env = {"WEBHOOK_ALLOW_PRIVATE_TARGETS": "true", "STALLED_JOB_SECONDS": "15"}
-    with workers(1, WEBHOOK_TIMEOUT_SECONDS="90", **env) as [first]:
-        poll_services.poll_close(poll=make_poll())
-        wait_for(lambda: len(hooks.received) == 1, within=20)  # in the middle of it
+    mid_delivery = one_worker_mid_delivery(register, receiver, make_poll, hang=60, **env)
+    with mid_delivery as (hooks, first):
         os.kill(first.pid, signal.SIGKILL)
         first.wait(10)
     with workers(1, **env):
@@ -263,12 +273,9 @@ def test_a_worker_paused_mid_delivery_is_taken_over_and_its_return_changes_nothi
     """SIGSTOP keeps the worker's job and its sockets: once its heartbeats stop, another
     worker delivers again with the same webhook-id; when the paused one resumes and ends
     its own attempt, the delivery stays delivered and no job is left doing."""
-    hooks = receiver([("hang", 20)])
-    register(hooks.url)
     env = {"WEBHOOK_ALLOW_PRIVATE_TARGETS": "true", "STALLED_JOB_SECONDS": "15"}
-    with workers(1, WEBHOOK_TIMEOUT_SECONDS="60", **env) as [paused]:
-        poll_services.poll_close(poll=make_poll())
-        wait_for(lambda: len(hooks.received) == 1, within=20)  # in the middle of it
+    mid_delivery = one_worker_mid_delivery(register, receiver, make_poll, hang=20, **env)
+    with mid_delivery as (hooks, paused):
         os.kill(paused.pid, signal.SIGSTOP)
         try:
             with workers(1, **env):
