@@ -39,7 +39,7 @@ from polls.serializers import (
 from pollsite import fields
 from pollsite.pagination import PageNumberPagination, page_response
 from pollsite.problems import OutcomeUnknown, problem_responses
-from pollsite.replicas import replica_reads
+from pollsite.replicas import read_replica_or_primary
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 # What every staff operation on one poll may answer, before its own problems.
@@ -356,8 +356,7 @@ class ReceiptCheckApi(APIView):
     def get(self, request, receipt):
         # From the replica within its bound; the voter who just cast it reads the
         # primary (pinned after the vote): it finds its receipt at once.
-        with replica_reads():
-            vote = selectors.vote_by_receipt(receipt)
+        vote = read_replica_or_primary(lambda: selectors.vote_by_receipt(receipt))
         if vote is None:
             raise NotFound()
         return Response(ReceiptCheckSerializer({"poll_id": vote.poll_id, "counted": True}).data)
@@ -446,5 +445,8 @@ class PollEventsApi(APIView):
     )
     def get(self, request, poll_id):
         poll = selectors.access_poll_by_user(poll_id, request.user)
-        with replica_reads():  # events are appended; the replica's bound is the contract's
-            return Response(PollEventSerializer(selectors.poll_events(poll), many=True).data)
+        # Events are appended; the replica's bound is the contract's.
+        events = read_replica_or_primary(
+            lambda: PollEventSerializer(selectors.poll_events(poll), many=True).data
+        )
+        return Response(events)

@@ -20,7 +20,7 @@ from polls import audit, errors
 from polls.serializers import ExportSerializer, LedgerEntrySerializer
 from pollsite.pagination import PageNumberPagination, page_response
 from pollsite.problems import problem_responses
-from pollsite.replicas import replica_reads
+from pollsite.replicas import read_replica_or_primary
 
 
 class FirstRenderer(BaseContentNegotiation):
@@ -107,10 +107,12 @@ class ReceiptLedgerApi(APIView):
         poll = audit.access_audit_by_user(poll_id, request.user)
         # From the replica when it holds every vote the ledger shows: of a closed poll,
         # all of them (complete_since), else those of the replica's bound.
-        with replica_reads(complete_since=audit.ledger_complete_since(poll)):
-            return page_response(
+        return read_replica_or_primary(
+            lambda: page_response(
                 self,
                 request,
                 audit.receipt_ledger(poll),
                 lambda page: LedgerEntrySerializer(page, many=True).data,
-            )
+            ),
+            complete_since=audit.ledger_complete_since(poll),
+        )

@@ -1,8 +1,8 @@
 """Reads that may lag go to a streaming replica (DATABASE_REPLICA_URL), without ever
 showing a client older data than it should see.
 
-Which reads. Only those a view marks with `replica_reads()` (a poll's events, its
-receipt ledger, its exports), and of those only the queries of models that cacheops
+Which reads. Only those a view runs through `read_replica_or_primary()` (a poll's
+events, a receipt check, the receipt ledger), and of those only the queries of models that cacheops
 does not cache: a cacheops entry filled from a replica that is behind would outlive
 the invalidation it missed (polls and options, the snapshots and the timeline are read
 from the primary, where cacheops keeps them). Everything else, every write and every
@@ -16,7 +16,15 @@ acknowledged only once its WAL is written: synchronous_commit, on by default), s
 latest such sample says how fresh it is, by this process's own monotonic clock. A read
 goes to the replica only while that is within REPLICA_MAX_LAG_SECONDS; else, replay
 paused, the replica down or far behind, it goes to the primary. Only durations are
-compared, so the hosts' clocks need not agree.
+compared, so the hosts' clocks need not agree. A check that fails stops the replica's
+use at once, until one succeeds.
+
+When it fails under a read. A replica that dies or freezes between two checks fails the
+reads sent to it meanwhile: refused at once (dead), or cut off by the watchdog after
+REPLICA_SOCKET_TIMEOUT (frozen; shorter than the primary's DB_SOCKET_TIMEOUT, since
+these reads are small). Such a read is done again on the primary in the same request,
+and the replica is left alone until a check succeeds: its reader gets an answer, not a
+503. (The reads sent there have no side effects, so running one twice is safe.)
 
 Reading your writes. A client that wrote (any POST, PATCH, PUT or DELETE with its bearer
 token) is pinned to the primary in Redis for REPLICA_MAX_LAG_SECONDS and a second more
@@ -37,29 +45,32 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg2
 import redis
 from cacheops.conf import model_profile
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from pollsite import redis_client
 
 logger = logging.getLogger(__name__)
 REPLICA = "replica"
+T = TypeVar("T")
 
 
 @dataclass
 class _Scope:
-    """A replica_reads() block: the earliest moment the replica must hold (wall clock)."""
+    """A read_replica_or_primary() call: the earliest moment the replica must hold (wall
+    clock), and whether a query of it went to the replica."""
 
     complete_since: datetime | None
-    pinned: bool | None = None  # asked once per block
+    pinned: bool | None = None  # asked once per read
+    sent_to_replica: bool = False
 
 
 _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
@@ -72,20 +83,29 @@ def configured() -> bool:
     return REPLICA in settings.DATABASES
 
 
-@contextlib.contextmanager
-def replica_reads(*, complete_since: datetime | None = None) -> Iterator[None]:
-    """Let the reads in this block use the replica, if it is fresh enough, and, with
+def read_replica_or_primary(read: Callable[[], T], *, complete_since: datetime | None = None) -> T:
+    """read(), whose queries may use the replica if it is fresh enough and, with
     `complete_since`, only if it holds every change committed before that moment (a
-    closed poll's audit needs all of its votes, not most of them)."""
-    token = _scope.set(_Scope(complete_since))
+    closed poll's audit needs all of its votes, not most of them). If the replica fails
+    it, read() runs again on the primary."""
+    scope = _Scope(complete_since)
+    token = _scope.set(scope)
     try:
-        yield
+        return read()
+    except DatabaseError:
+        if not scope.sent_to_replica:
+            raise  # the primary's failure: nothing to fall back to
+        logger.warning("a read failed on the replica; answered from the primary")
+        MONITOR.replica_failed()
+        connections[REPLICA].close()
     finally:
         _scope.reset(token)
+    return read()
 
 
 class ReplicaRouter:
-    """Django's database router: the replica for the reads replica_reads() allows."""
+    """Django's database router: the replica for the reads read_replica_or_primary()
+    allows."""
 
     def db_for_read(self, model: Any, **hints: Any) -> str | None:
         scope = _scope.get()
@@ -97,7 +117,10 @@ class ReplicaRouter:
             return None
         if scope.pinned is None:
             scope.pinned = writer_pinned()
-        return None if scope.pinned else REPLICA
+        if scope.pinned:
+            return None
+        scope.sent_to_replica = True
+        return REPLICA
 
     def db_for_write(self, model: Any, **hints: Any) -> str | None:
         return None
@@ -237,8 +260,14 @@ class ReplicaMonitor:
             self.sample()
         except Exception as exc:  # noqa: BLE001 - any failure: the replica is not used
             self._close()
-            self.status.state = "unreachable"
+            self.replica_failed()
             logger.debug("replica check failed: %s", exc)
+
+    def replica_failed(self) -> None:
+        """No read goes to the replica until a check finds it fresh again (without this,
+        reads went on to a dead replica for REPLICA_MAX_LAG_SECONDS: 394 of 1,232 reads
+        answered 503 in tests/cluster/test_replica_faults.py)."""
+        self.status.state, self.status.fresh_at = "unreachable", None
 
     def sample(self) -> None:
         """One comparison: the primary's position first, then the replica's."""

@@ -4,6 +4,7 @@ Development mode (the default, what `make run` uses) generates its secrets under
 Production mode (DJANGO_ENV=production) refuses to start without them.
 """
 
+import math
 import os
 from datetime import timedelta
 
@@ -294,6 +295,11 @@ DATABASE_REPLICA_URL = envstr("DATABASE_REPLICA_URL", "")
 REPLICA_MAX_LAG_SECONDS = envfloat("REPLICA_MAX_LAG_SECONDS", 2.0)
 # How often each process compares the replica's replay position with the primary's.
 REPLICA_CHECK_SECONDS = envfloat("REPLICA_CHECK_SECONDS", 0.2)
+# A read the replica has not answered in this long (frozen, cut off) is given up and
+# done on the primary (pollsite/replicas.py): the reads sent there are small, so this is
+# well under the primary's DB_SOCKET_TIMEOUT. Connecting to it is bounded the same way
+# (libpq's connect_timeout: whole seconds, at least 2).
+REPLICA_SOCKET_TIMEOUT = envfloat("REPLICA_SOCKET_TIMEOUT", 2.0)
 if DATABASE_REPLICA_URL:
     try:
         replica = dj_database_url.parse(DATABASE_REPLICA_URL)
@@ -307,7 +313,15 @@ if DATABASE_REPLICA_URL:
         "PASSWORD": replica["PASSWORD"],
         "HOST": replica["HOST"],
         "PORT": replica["PORT"],
-        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+        "OPTIONS": {
+            **DATABASES["default"]["OPTIONS"],
+            "connect_timeout": max(2, math.ceil(REPLICA_SOCKET_TIMEOUT)),
+        },
+        # Two keys of our backend's (pollsite/db_backend), which dj-database-url's type
+        # does not know: the watchdog's bound, and that its reads are done again on the
+        # primary when it fails (pollsite/replicas.py).
+        "SOCKET_TIMEOUT": REPLICA_SOCKET_TIMEOUT,  # type: ignore[typeddict-unknown-key]
+        "READS_FALL_BACK": True,
         "TEST": {"MIRROR": "default"},
     }
     # Remembers who asks and pins who wrote (read your writes): a Redis SET per write.

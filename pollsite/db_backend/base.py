@@ -31,6 +31,10 @@ stalled host, a hung storage): its timers do not run, and the socket stays open.
   (sql/polls_cast_vote.sql), DB_SOCKET_TIMEOUT - DB_VOTE_DEADLINE_SECONDS before the
   watchdog gives up: a vote the server takes up after a freeze or a long lock is
   refused there, so a 503 never hides a vote that went on to count.
+A server whose reads are done again on the primary when it fails (the replica:
+READS_FALL_BACK in its DATABASES entry, pollsite/replicas.py) has its own, shorter
+SOCKET_TIMEOUT, and takes no part in the gate: neither its places nor its judgement that
+the server looks stuck, which are about the primary.
 """
 
 import contextlib
@@ -58,7 +62,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # wrapper (Django's execute_wrappers; a `with connection.execute_wrapper()` adds
         # its own on top).
         self.execute_wrappers.append(_bounded)
-        self.socket_timeout = None  # None: settings.DB_SOCKET_TIMEOUT
+        self.socket_timeout = None  # None: the alias's SOCKET_TIMEOUT or DB_SOCKET_TIMEOUT
+        # A server whose reads are done again elsewhere when it fails (the replica:
+        # pollsite/replicas.py). Its stalls and failed connects do not make this process
+        # take the primary for stuck (the gate's fast failures are for a stuck primary).
+        self.reads_fall_back = bool(self.settings_dict.get("READS_FALL_BACK"))
 
     def allow_long_statements(self, *, seconds, lock_seconds):
         """For a job whose statements may run long (a refresh, a migration): this
@@ -89,14 +97,17 @@ class DatabaseWrapper(base.DatabaseWrapper):
             cursor.execute("; ".join(f"RESET {name}" for name in names))
 
     def watchdog_timeout(self):
-        return settings.DB_SOCKET_TIMEOUT if self.socket_timeout is None else self.socket_timeout
+        if self.socket_timeout is not None:
+            return self.socket_timeout
+        # An alias may bound its own statements (the replica's: REPLICA_SOCKET_TIMEOUT).
+        return self.settings_dict.get("SOCKET_TIMEOUT") or settings.DB_SOCKET_TIMEOUT
 
     def _commit(self):
         # A COMMIT waits on the server like a statement (not through execute_wrappers:
         # psycopg2's commit()), and losing it leaves the outcome unknown the same way.
         if self.connection is None:
             return None
-        with WATCHDOG.watch(self.connection, self.watchdog_timeout()):
+        with WATCHDOG.watch(self.connection, self.watchdog_timeout(), not self.reads_fall_back):
             try:
                 # Django's private BaseDatabaseWrapper._commit(), absent from django-stubs.
                 return super()._commit()  # type: ignore[misc]
@@ -119,11 +130,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # at the gate like a statement, and a failure makes the server look stuck. (A
         # thread whose connection a timeout ended reconnects at its next request; without
         # this, those reconnects took the threads the gate keeps free.)
-        with GATE.place():
+        with GATE.place() if not self.reads_fall_back else _NOTHING:
             try:
                 return super().get_new_connection(conn_params)
             except Exception:
-                WATCHDOG.saw_timeout()
+                if not self.reads_fall_back:
+                    WATCHDOG.saw_timeout()
                 raise
 
     def is_usable(self):
@@ -146,7 +158,12 @@ class OutcomeUnknown(OperationalError):
 
 def _bounded(execute, sql, params, many, context):
     wrapper = context["connection"]
-    with GATE.place(), WATCHDOG.watch(wrapper.connection, wrapper.watchdog_timeout()):
+    # A server whose reads fall back (the replica) takes no place at the gate: its waits
+    # are bounded by its own short SOCKET_TIMEOUT, and the places are the primary's (a
+    # frozen replica held them all, and primary reads were refused "database busy").
+    tells = not wrapper.reads_fall_back
+    gate = GATE.place() if tells else _NOTHING
+    with gate, WATCHDOG.watch(wrapper.connection, wrapper.watchdog_timeout(), tells):
         try:
             return execute(sql, params, many, context)
         except OperationalError as exc:
@@ -210,8 +227,10 @@ class _Watchdog:
     and takes it back when it returns; the thread sleeps until the earliest one."""
 
     def __init__(self):
-        self._deadlines = []  # heap of (deadline, ticket, connection)
-        self._live = {}  # ticket -> when the statement was sent, while it waits
+        self._deadlines = []  # heap of (deadline, ticket, connection, tells)
+        # ticket -> (when the statement was sent, whether its wait tells of the server's
+        # health: not for a server whose reads fall back), while it waits
+        self._live = {}
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._tickets = itertools.count()
@@ -225,18 +244,18 @@ class _Watchdog:
         if now - self._fired_at < settings.DB_SUSPECT_SECONDS:
             return True
         with self._lock:
-            oldest = min(self._live.values(), default=now)
+            oldest = min((sent for sent, tells in self._live.values() if tells), default=now)
         return now - oldest > STUCK_SECONDS
 
     def saw_timeout(self):
         self._fired_at = time.monotonic()
 
-    def watch(self, connection, timeout):
+    def watch(self, connection, timeout, tells=True):
         if not timeout:
             return _NOTHING
-        return _Watch(self, connection, timeout)
+        return _Watch(self, connection, timeout, tells)
 
-    def _add(self, connection, timeout):
+    def _add(self, connection, timeout, tells):
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="db-watchdog", daemon=True)
@@ -246,8 +265,8 @@ class _Watchdog:
             # Wake the thread only if it sleeps past this deadline (not once per
             # statement: answered entries just wait in the heap for its next wake-up).
             earlier = not self._deadlines or deadline < self._deadlines[0][0]
-            heapq.heappush(self._deadlines, (deadline, ticket, connection))
-            self._live[ticket] = now
+            heapq.heappush(self._deadlines, (deadline, ticket, connection, tells))
+            self._live[ticket] = (now, tells)
             if earlier:
                 self._wake.notify()
             return ticket
@@ -264,25 +283,26 @@ class _Watchdog:
                 if not self._deadlines:
                     self._wake.wait()
                     continue
-                deadline, ticket, connection = self._deadlines[0]
+                deadline, ticket, connection, tells = self._deadlines[0]
                 now = time.monotonic()
                 if now < deadline:
                     self._wake.wait(deadline - now)
                     continue
                 heapq.heappop(self._deadlines)
                 self._live.pop(ticket, None)
-                self._fired_at = now
+                if tells:
+                    self._fired_at = now
                 _shut_down(connection)
 
 
 class _Watch:
-    __slots__ = ("_connection", "_dog", "_ticket", "_timeout")
+    __slots__ = ("_connection", "_dog", "_tells", "_ticket", "_timeout")
 
-    def __init__(self, dog, connection, timeout):
-        self._dog, self._connection, self._timeout = dog, connection, timeout
+    def __init__(self, dog, connection, timeout, tells):
+        self._dog, self._connection, self._timeout, self._tells = dog, connection, timeout, tells
 
     def __enter__(self):
-        self._ticket = self._dog._add(self._connection, self._timeout)
+        self._ticket = self._dog._add(self._connection, self._timeout, self._tells)
         return self
 
     def __exit__(self, *exc):

@@ -10,6 +10,7 @@ import threading
 import time
 
 import httpx
+import psutil
 import psycopg2
 import pytest
 
@@ -65,6 +66,21 @@ class RunningCluster:
         child.popen.kill()
         child.kill_leftovers()
         child.popen.wait()
+
+    @contextlib.contextmanager
+    def paused(self, name):
+        """SIGSTOP a service and its children for the block (it keeps its sockets and its
+        state, and answers nothing), SIGCONT after."""
+        root = psutil.Process(self.child(name).pid)
+        processes = [root, *root.children(recursive=True)]
+        for process in processes:
+            process.suspend()
+        try:
+            yield
+        finally:
+            for process in processes:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    process.resume()
 
     def wait_restarted(self, name, timeout=60):
         deadline = time.monotonic() + timeout
