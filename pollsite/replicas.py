@@ -2,12 +2,13 @@
 showing a client older data than it should see.
 
 Which reads. Only those a view runs through `read_replica_or_primary()` (a poll's
-events, a receipt check, the receipt ledger), and of those only the queries of models that cacheops
-does not cache: a cacheops entry filled from a replica that is behind would outlive
-the invalidation it missed (polls and options, the snapshots and the timeline are read
-from the primary, where cacheops keeps them). Everything else, every write and every
-read inside a transaction, goes to the primary; so do the results and their cache,
-whose guarantee (never older than an acknowledged vote) a replica cannot keep.
+events, a receipt check, the receipt ledger), and of those only the queries of models
+that cacheops does not cache: a cacheops entry filled from a replica that is behind
+would outlive the invalidation it missed (polls and options, the snapshots and the
+timeline are read from the primary, where cacheops keeps them). Everything else, every
+write and every read inside a transaction, goes to the primary; so do the results and
+their cache, whose guarantee (never older than an acknowledged vote) a replica cannot
+keep.
 
 How stale. Each process samples, every REPLICA_CHECK_SECONDS, the primary's WAL write
 position and then the replica's replay position (ReplicaMonitor). The replica holds
