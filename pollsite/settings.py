@@ -44,12 +44,14 @@ def envbool(name: str, default: bool) -> bool:
 
 def envint(name: str, default: int, *, minimum: int | None = None) -> int:
     value = os.environ.get(name, "").strip()
-    if value == "":
-        return default
+    return default if value == "" else _integer(name, value, minimum, "an integer")
+
+
+def _integer(name: str, text: str, minimum: int | None, kind: str) -> int:
     try:
-        number = int(value)
+        number = int(text)
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, not {value!r}") from None
+        raise ImproperlyConfigured(f"{name} must be {kind}, not {text!r}") from None
     if minimum is not None and number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
     return number
@@ -71,23 +73,8 @@ def envlist(name):
 
 def envints(name: str, default: list[int], *, minimum: int | None = None) -> list[int]:
     """A comma-separated list of integers, each held to what envint holds one to."""
-    items = envlist(name)
-    if not items:
-        return default
-    numbers = []
-    for item in items:
-        try:
-            number = int(item)
-        except ValueError:
-            raise ImproperlyConfigured(
-                f"{name} must be integers separated by commas, not {item!r}"
-            ) from None
-        if minimum is not None and number < minimum:
-            raise ImproperlyConfigured(
-                f"{name} must hold numbers of at least {minimum}, not {number}"
-            )
-        numbers.append(number)
-    return numbers
+    kind = "integers separated by commas"
+    return [_integer(name, item, minimum, kind) for item in envlist(name)] or default
 
 
 def envchoice(name, choices, default):
