@@ -18,6 +18,8 @@ import time
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
+from pollsite.threads import BackgroundThread
+
 logger = logging.getLogger(__name__)
 # The channel's name says what happened; the payload is the poll's id.
 CHANNEL = "results_changed"
@@ -30,16 +32,12 @@ class Notifier:
         self._dirty = set()
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._thread = None
+        self._sender = BackgroundThread(self._run, name="results-notifier")
 
     def poll_changed(self, poll_id):
         with self._lock:
             self._dirty.add(poll_id)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="results-notifier", daemon=True
-                )
-                self._thread.start()
+        self._sender.ensure_running()
         self._wake.set()
 
     def _run(self):

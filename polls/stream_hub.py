@@ -14,7 +14,6 @@ not checked here: polls/stream_apis.py checks it once, when a subscriber connect
 import asyncio
 import logging
 import select
-import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from django.db import close_old_connections
 
 from polls.notifier import CHANNEL
 from polls.selectors import rendered_results
+from pollsite.threads import BackgroundThread
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +56,12 @@ class Hub:
         # Set by subscribe(), before any subscriber, listener thread or broadcast exists to
         # use it.
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
-        self._listener = None
+        self._listener = BackgroundThread(self._listen, name="results-listener")
 
     def subscribe(self, poll_id) -> asyncio.Queue[Frame]:
         self._loop = asyncio.get_running_loop()
         # A listener ends with the loop it served; a new loop (a test's) gets its own.
-        if self._listener is None or not self._listener.is_alive():
-            self._listener = threading.Thread(
-                target=self._listen, name="results-listener", daemon=True
-            )
-            self._listener.start()
+        self._listener.ensure_running()
         queue: asyncio.Queue[Frame] = asyncio.Queue(maxsize=1)
         self._subscribers[poll_id].add(queue)
         self._count += 1

@@ -58,6 +58,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 
 from pollsite import redis_client
+from pollsite.threads import BackgroundThread
 
 logger = logging.getLogger(__name__)
 REPLICA = "replica"
@@ -216,13 +217,16 @@ class ReplicaMonitor:
     """Per process: a thread comparing the replica's replay position with the primary's."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        # One comparison before the thread starts, so the first reads and /readyz know
+        # the state.
+        self._thread = BackgroundThread(
+            self._run, name="replica-monitor", prepare=self._sample_once
+        )
         self._conns: dict[str, Any] = {}
         self.status = ReplicaState()
 
     def fresh(self, complete_since: datetime | None = None) -> bool:
-        self._ensure_running()
+        self._thread.ensure_running()
         fresh_at = self.status.fresh_at
         if fresh_at is None:
             return False
@@ -236,20 +240,9 @@ class ReplicaMonitor:
         return True
 
     def staleness(self) -> float | None:
-        self._ensure_running()
+        self._thread.ensure_running()
         fresh_at = self.status.fresh_at
         return None if fresh_at is None else round(time.monotonic() - fresh_at, 3)
-
-    def _ensure_running(self) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._thread is None:
-                    # One comparison now, so the first reads and /readyz know the state.
-                    self._sample_once()
-                    self._thread = threading.Thread(
-                        target=self._run, name="replica-monitor", daemon=True
-                    )
-                    self._thread.start()
 
     def _run(self) -> None:
         while True:

@@ -52,6 +52,8 @@ from django.db import OperationalError
 from django.db.backends.postgresql import base
 from psycopg2.extensions import STATUS_READY
 
+from pollsite.threads import BackgroundThread
+
 STUCK_SECONDS = 0.5  # a statement still waiting after this says the server is in trouble
 
 
@@ -234,7 +236,7 @@ class _Watchdog:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._tickets = itertools.count()
-        self._thread = None
+        self._thread = BackgroundThread(self._run, name="db-watchdog")
         self._fired_at = -1e9
 
     def suspect(self):
@@ -256,10 +258,8 @@ class _Watchdog:
         return _Watch(self, connection, timeout, tells)
 
     def _add(self, connection, timeout, tells):
+        self._thread.ensure_running()
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="db-watchdog", daemon=True)
-                self._thread.start()
             ticket, now = next(self._tickets), time.monotonic()
             deadline = now + timeout
             # Wake the thread only if it sleeps past this deadline (not once per
