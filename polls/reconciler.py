@@ -1,6 +1,6 @@
 """The reconciler: the cache's state compared with the database's, and repaired.
 
-polls/results_cache.py keeps results fresh as long as every change reaches Redis. When
+polls/results_cache/ keeps results fresh as long as every change reaches Redis. When
 one does not (Redis paused or partitioned while a vote was acknowledged, a process killed
 before it could retry, Redis restarted with old data, a vote written with psql), a good
 entry is left whose version differs from what the database now says. Each pass compares

@@ -154,7 +154,7 @@ def access_results_by_user(poll_id, user) -> RenderedResults:
 def rendered_results(poll_id) -> RenderedResults | None:
     """The poll's current results with no access check (the stream checked at connect),
     or None for an unknown poll. Never older than a vote or a poll change whose answer
-    has been sent: polls/results_cache.py says how."""
+    has been sent: polls/results_cache/ says how."""
     if connection.in_atomic_block:
         # Inside a transaction the database may show rows that are not committed (or
         # will be rolled back): read them, but never let them reach the cache.

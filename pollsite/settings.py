@@ -623,7 +623,7 @@ RESULTS_STREAM_CAPACITY = envint(
     "RESULTS_STREAM_CAPACITY", defaults.RESULTS_STREAM_CAPACITY, minimum=1
 )
 STREAMS_PER_CLIENT = envint("STREAMS_PER_CLIENT", defaults.STREAMS_PER_CLIENT, minimum=1)
-# The results cache (polls/results_cache.py). Each process serves what it read from Redis
+# The results cache (polls/results_cache/). Each process serves what it read from Redis
 # for RESULTS_LEASE_SECONDS, and a change (a vote, a poll edit) to a poll that is being
 # read waits out the leases on it, at most that long, before its answer is sent: longer
 # leases save Redis round trips and rebuilds on reads under voting, and cost each vote
