@@ -36,6 +36,7 @@ from polls.serializers import (
     VoteReceiptSerializer,
     vote_receipt_data,
 )
+from polls.status import STATUSES
 from pollsite import fields
 from pollsite.pagination import PageNumberPagination, page_response
 from pollsite.problems import OutcomeUnknown, problem_responses
@@ -67,7 +68,7 @@ class PollListApi(APIView):
     pagination_class = PageNumberPagination
 
     class FilterSerializer(serializers.Serializer[Any]):
-        status = fields.ChoiceField(choices=selectors.STATUSES, required=False)
+        status = fields.ChoiceField(choices=STATUSES, required=False)
 
     class InputSerializer(serializers.Serializer[Any]):
         title = fields.CharField(max_length=TITLE_MAX_LENGTH)

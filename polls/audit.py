@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from polls import errors
 from polls.models import Option, OptionTally, Vote
-from polls.selectors import access_poll_by_user, poll_status
+from polls.selectors import access_poll_by_user
+from polls.status import closed_since, poll_status
 
 # The export's columns, in their documented order (docs/api-contract.md). Append new
 # columns at the end: auditors' scripts read them by position.
@@ -112,9 +113,9 @@ def ledger_complete_since(poll) -> datetime | None:
     """When a closed poll's ledger is final: no vote commits after this (a vote's
     transaction began before the close, and ends within RESULTS_FINAL_DELAY_SECONDS).
     None for a poll still open (staff): its ledger moves anyway."""
-    if poll_status(poll) != "closed":
+    closed = closed_since(poll)
+    if closed is None:
         return None
-    closed: datetime = min(poll.closes_at, poll.closed_at or poll.closes_at)
     return closed + timedelta(seconds=settings.RESULTS_FINAL_DELAY_SECONDS)
 
 

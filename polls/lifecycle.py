@@ -22,10 +22,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models.functions import Now
 from django.utils import timezone
 
 from polls.models import Poll, PollEvent
+from polls.status import PollStatus
 from pollsite.jobs import TRANSACTIONAL, in_transaction
 
 Type = PollEvent.Type
@@ -83,16 +83,17 @@ def closed_by_staff(poll: Poll) -> None:
 
 def clock_reached(poll_id, event) -> None:
     """The job at a poll's time: record the event if the poll, read now, says it is due
-    (published, and its time passed by the database's clock; for the close, not closed
-    by staff already). A job for a time since moved finds it not due and does nothing."""
-    due = Poll.objects.select_for_update().filter(pk=poll_id, published_at__isnull=False)
+    (by poll_status at the database's clock: opened, or for the close, closed by the
+    clock and not by staff already). A job for a time since moved finds it not due and
+    does nothing."""
+    due = Poll.objects.select_for_update().filter(pk=poll_id).alias(status=PollStatus())
     with transaction.atomic():
         if event == Type.OPENED:
-            poll = due.filter(opens_at__lte=Now()).first()
+            poll = due.filter(status__in=("open", "closed")).first()
             if poll is not None:
                 record(poll_id, Type.OPENED, at=poll.opens_at)
         elif event == Type.CLOSED:
-            poll = due.filter(closed_at__isnull=True, closes_at__lte=Now()).first()
+            poll = due.filter(status="closed", closed_at__isnull=True).first()
             if poll is not None:
                 record(poll_id, Type.OPENED, at=poll.opens_at)  # if its own job never ran
                 if record(poll_id, Type.CLOSED, at=poll.closes_at, data={"by": "clock"}):
@@ -103,7 +104,7 @@ def results_final(poll_id) -> None:
     """The job after a close: the final tally (the results as any reader gets them, never
     older than an acknowledged vote) and the ledger's count and digest."""
     from polls.audit import ledger_summary
-    from polls.selectors import rendered_results
+    from polls.results import rendered_results
 
     results = rendered_results(poll_id)
     if results is None:

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from polls import selectors
+from polls.status import poll_status
 
 # The live page loads nothing but itself: its one style and one script carry this
 # response's nonce, and EventSource/fetch may only reach this origin (default-src).
@@ -31,7 +32,7 @@ def poll_live(request, poll_id):
     context = {
         "poll": poll,
         "options": poll.options.all(),  # prefetched; Option.Meta.ordering is by position
-        "status": selectors.poll_status(poll),
+        "status": poll_status(poll),
         "results_url": f"{poll_url}/results",
         "stream_url": f"{poll_url}/results/stream",
         "nonce": nonce,

@@ -1,15 +1,10 @@
 """Reads for polls and votes."""
 
-import hashlib
-import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import SimpleNamespace
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet, Sum
 from django.http import Http404
 from django.utils import timezone
 
@@ -22,33 +17,8 @@ from polls.models import (
     Vote,
     VoteTimelineSnapshot,
 )
-from polls.results_cache import ResultsCache, Version
-
-STATUSES = ("draft", "scheduled", "open", "closed")
-
-
-def poll_status(poll, now=None) -> str:
-    """draft, scheduled, open or closed: derived from the poll's times, never stored."""
-    now = now or timezone.now()
-    if poll.published_at is None:
-        return "draft"
-    if poll.closed_at is not None or now >= poll.closes_at:
-        return "closed"
-    if now < poll.opens_at:
-        return "scheduled"
-    return "open"
-
-
-def _status_q(status, now) -> Q:
-    """The database side of poll_status, for filtering lists."""
-    published = Q(published_at__isnull=False)
-    closed = Q(closed_at__isnull=False) | Q(closes_at__lte=now)
-    return {
-        "draft": Q(published_at__isnull=True),
-        "closed": published & closed,
-        "scheduled": published & ~closed & Q(opens_at__gt=now),
-        "open": published & ~closed & Q(opens_at__lte=now),
-    }[status]
+from polls.results import RenderedResults, rendered_results
+from polls.status import PollStatus
 
 
 def poll_list_visible_to(user, *, status=None) -> QuerySet[Poll]:
@@ -56,7 +26,8 @@ def poll_list_visible_to(user, *, status=None) -> QuerySet[Poll]:
     if not user.is_staff:
         polls = polls.filter(published_at__isnull=False)
     if status:
-        polls = polls.filter(_status_q(status, timezone.now()))
+        # As of the app's clock, as each poll's `status` in the answer is written.
+        polls = polls.alias(status_now=PollStatus(as_of=timezone.now())).filter(status_now=status)
     return polls
 
 
@@ -124,21 +95,6 @@ def vote_by_receipt(receipt) -> Vote | None:
 # --- Results ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RenderedResults:
-    """A poll's results as served: the JSON body and its ETag, rendered once per change
-    and cached as they are, so a read is one cache round trip and no serialization. The
-    other fields are what the access rules need, so a read needs no database either."""
-
-    body: bytes  # the documented shape (serializers.ResultsSerializer), compact JSON
-    etag: str
-    version: int  # the body's version: the poll's vote count, which only grows
-    published_at: datetime | None
-    results_visibility: str
-    status: str  # by the clock when rendered; see status_until
-    status_until: datetime | None  # when the status changes by the clock (opens, closes)
-
-
 def access_results_by_user(poll_id, user) -> RenderedResults:
     """The only way to a poll's results for a user (the results document, its stream and
     its timeline all come through here): 404 for an unknown poll (or a draft, for
@@ -149,105 +105,6 @@ def access_results_by_user(poll_id, user) -> RenderedResults:
     if hidden and results.status != "closed" and not user.is_staff:
         raise errors.ResultsHidden()
     return results
-
-
-def rendered_results(poll_id) -> RenderedResults | None:
-    """The poll's current results with no access check (the stream checked at connect),
-    or None for an unknown poll. Never older than a vote or a poll change whose answer
-    has been sent: polls/results_cache/ says how."""
-    if connection.in_atomic_block:
-        # Inside a transaction the database may show rows that are not committed (or
-        # will be rolled back): read them, but never let them reach the cache.
-        built = _results_from_database(poll_id)
-        return built[1] if built else None
-    results: RenderedResults | None = results_cache.read(poll_id)  # what build returned
-    return results
-
-
-def results_changed(poll_ids):
-    """After a change to these polls' results committed (a vote, an edit of the poll
-    or of its options), before it is acknowledged: every later read sees it."""
-    results_cache.changed(poll_ids)
-
-
-def _results_from_database(poll_id) -> tuple[Version, RenderedResults] | None:
-    """The poll's results and the version they show, in one call (one snapshot):
-    its times and visibility, its options' counter sums (the poll_results view: O(options
-    x shards), never a COUNT over votes) and its digest (poll_results_version), from
-    sql/poll_results_document.sql."""
-    with connection.cursor() as cursor:
-        cursor.execute(RESULTS_QUERY, [poll_id])
-        rows = cursor.fetchall()
-    if not rows:
-        return None
-    n = len(RESULTS_POLL_FIELDS)
-    poll_row = dict(zip(RESULTS_POLL_FIELDS, rows[0][:n], strict=True))
-    labels = [(row[n], row[n + 1]) for row in rows if row[n] is not None]
-    counts = {row[n]: row[n + 2] for row in rows if row[n] is not None}
-    results = _render(poll_id, poll_row, labels, counts)
-    return Version(poll_row["poll_digest"], sum(counts.values())), results
-
-
-RESULTS_POLL_FIELDS = (
-    "published_at",
-    "closed_at",
-    "opens_at",
-    "closes_at",
-    "results_visibility",
-    "poll_digest",
-)
-RESULTS_QUERY = "SELECT * FROM poll_results_document(%s)"
-
-
-def _render(poll_id, poll, labels, counts) -> RenderedResults:
-    now = timezone.now()
-    total = sum(counts.values())
-    document = {
-        "poll_id": poll_id,
-        "status": poll_status(SimpleNamespace(**poll), now),
-        "total_votes": total,
-        # Votes are append-only, so the count is a version that only grows.
-        "version": total,
-        # UTC with "Z", as DRF renders every other time in the API.
-        "as_of": now.isoformat().replace("+00:00", "Z"),
-        "options": [
-            {
-                "id": option_id,
-                "label": label,
-                "votes": counts.get(option_id, 0),
-                "share": round(counts.get(option_id, 0) / total, 6) if total else 0,
-            }
-            for option_id, label in labels
-        ],
-    }
-    return RenderedResults(
-        # As DRF's JSONRenderer writes it: compact, UTF-8.
-        body=json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(),
-        etag=_etag(document),
-        version=document["version"],
-        published_at=poll["published_at"],
-        results_visibility=poll["results_visibility"],
-        status=document["status"],
-        status_until=_status_until(poll, now),
-    )
-
-
-def _etag(document) -> str:
-    """A weak validator over everything but as_of (status and labels included)."""
-    stable = {k: v for k, v in document.items() if k != "as_of"}
-    digest = hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:20]
-    return f'W/"{document["version"]}-{digest}"'
-
-
-def _status_until(poll: dict[str, Any], now: datetime) -> datetime | None:
-    """When poll_status will next change by the clock alone, or None if it never will."""
-    if poll["published_at"] is None or poll["closed_at"] is not None:
-        return None
-    if now < poll["opens_at"]:
-        return cast(datetime, poll["opens_at"])
-    if now < poll["closes_at"]:
-        return cast(datetime, poll["closes_at"])
-    return None
 
 
 def results_timeline(poll_id, *, closed) -> dict[str, Any]:
@@ -316,9 +173,6 @@ def timeline_buckets(minutes, *, k, complete_before, final):
         for b in buckets
         for option, n in sorted(b["votes"].items())
     ]
-
-
-results_cache = ResultsCache(build=_results_from_database)
 
 
 def poll_events(poll) -> list[Any]:

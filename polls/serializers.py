@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from polls.models import PollEvent, ResultsVisibility
-from polls.selectors import STATUSES, poll_status
+from polls.status import STATUSES, poll_status
 
 
 class OptionSerializer(serializers.Serializer[Any]):
@@ -95,7 +95,7 @@ class ResultsOptionSerializer(serializers.Serializer[Any]):
     share = serializers.FloatField(help_text="A fraction of 1; 0 when there are no votes.")
 
 
-# The results document. selectors.rendered_results writes it as JSON itself, once per
+# The results document. polls.results.rendered_results writes it as JSON itself, once per
 # change (serializing on every read cost more than the read); tests/polls/test_results_shape.py
 # checks that what it writes is this shape.
 class ResultsSerializer(serializers.Serializer[Any]):

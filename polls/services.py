@@ -17,11 +17,12 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from identity.authentication import invalid_token
-from polls import errors, lifecycle, selectors
+from polls import errors, lifecycle
 from polls.errors import SQLState
 from polls.models import IdempotencyKey, Option, Poll, ResultsSnapshot, ResultsVisibility, Vote
 from polls.notifier import notifier
-from polls.selectors import poll_status
+from polls.results import results_cache
+from polls.status import poll_status
 from pollsite.problems import constraint_of, sqlstate_of
 
 # --- Polls and options -------------------------------------------------------------------
@@ -241,7 +242,7 @@ def _first_answer(voter, key, request_hash) -> VoteReceipt | None:
 def results_changed(poll_id):
     """After a vote on `poll_id`, or a change to the poll or its options, commits and
     before it is acknowledged: every later results read sees it, and the streams wake."""
-    selectors.results_changed([poll_id])
+    results_cache.changed([poll_id])
     notifier.poll_changed(poll_id)
 
 

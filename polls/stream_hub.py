@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from polls.notifier import CHANNEL
-from polls.selectors import rendered_results
+from polls.results import rendered_results
 from pollsite.threads import BackgroundThread
 
 logger = logging.getLogger(__name__)

@@ -446,7 +446,7 @@ SPECTACULAR_SETTINGS = {
     "PREPROCESSING_HOOKS": ["pollsite.schema.preprocess"],
     "POSTPROCESSING_HOOKS": ["pollsite.schema.postprocess"],
     "ENUM_NAME_OVERRIDES": {
-        "PollStatusEnum": "polls.selectors.STATUSES",
+        "PollStatusEnum": "polls.status.STATUSES",
         "VerificationStatusEnum": "identity.serializers.VERIFICATION_STATUSES",
         "PollEventTypeEnum": "polls.models.PollEvent.Type",
     },

@@ -2,8 +2,9 @@
 -- polls_option.
 --
 -- Guarantees: a poll's options cannot be added, changed or removed once the poll has
--- votes, nor added or changed once it is closed (early, or by closes_at); a closed poll
--- without votes may still be deleted with its options (SQLSTATE PV003 poll_locked). As
+-- votes, nor added or changed once it is closed (poll_status, sql/poll_status.sql: early,
+-- or by closes_at; a draft is never closed); a closed poll without votes may still be
+-- deleted with its options (SQLSTATE PV003 poll_locked). As
 -- in poll_locked_once_voted, SHARE ROW EXCLUSIVE on polls_vote makes "has votes" hold at
 -- commit time; only staff writes take it.
 -- Read by: polls/errors.py (PV003 -> 409 poll_locked), POST /api/v1/polls/{id}/options.
@@ -18,7 +19,7 @@ IF EXISTS (SELECT 1 FROM polls_vote
    OR (TG_OP <> 'DELETE' AND EXISTS (
           SELECT 1 FROM polls_poll
           WHERE id = NEW.poll_id
-            AND (closed_at IS NOT NULL OR closes_at <= now()))) THEN
+            AND poll_status(published_at, closed_at, opens_at, closes_at) = 'closed')) THEN
     RAISE EXCEPTION 'the options of this poll are frozen' USING ERRCODE = 'PV003';
 END IF;
 IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;

@@ -3,8 +3,8 @@
 -- Guarantees: for every vote that lands, whoever inserts it (the API, a script, psql):
 --   * its poll exists and is published (SQLSTATE PV005 unknown poll, PV006 draft);
 --   * its option belongs to that poll (PV001 invalid_option);
---   * the poll is open by the database's clock: not closed early, and
---     opens_at <= now() < closes_at, now() being the vote transaction's time (PV002
+--   * the poll is open by the database's clock: poll_status (sql/poll_status.sql, the
+--     one definition) says 'open' at now(), the vote transaction's time (PV002
 --     poll_not_open);
 --   * cast_at is that same now(); a client cannot backdate a vote.
 -- Read by: polls/errors.py, which maps the SQLSTATEs to the API's error codes.
@@ -15,7 +15,7 @@
 -- KEY SHARE lock per vote on the same poll row is what throttles a busy poll); the
 -- triggers on polls_poll and polls_option take a table lock on polls_vote before any
 -- change that could invalidate this check.
--- Installed by: migrations_extra 0001 (sqlfiles.apply).
+-- Installed by: migrations_extra 0001, again by 0010 (sqlfiles.apply).
 --
 -- reverse: DROP TRIGGER IF EXISTS polls_vote_check ON polls_vote; DROP FUNCTION IF EXISTS polls_vote_check();
 
@@ -23,12 +23,14 @@ CREATE OR REPLACE FUNCTION polls_vote_check() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     poll polls_poll%ROWTYPE;
+    status text;
 BEGIN
     SELECT * INTO poll FROM polls_poll WHERE id = NEW.poll_id;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no poll %', NEW.poll_id USING ERRCODE = 'PV005';
     END IF;
-    IF poll.published_at IS NULL THEN
+    status := poll_status(poll.published_at, poll.closed_at, poll.opens_at, poll.closes_at);
+    IF status = 'draft' THEN
         RAISE EXCEPTION 'poll % is a draft', NEW.poll_id USING ERRCODE = 'PV006';
     END IF;
     PERFORM 1 FROM polls_option WHERE id = NEW.option_id AND poll_id = NEW.poll_id;
@@ -36,7 +38,7 @@ BEGIN
         RAISE EXCEPTION 'option % is not an option of poll %', NEW.option_id, NEW.poll_id
             USING ERRCODE = 'PV001';
     END IF;
-    IF poll.closed_at IS NOT NULL OR now() < poll.opens_at OR now() >= poll.closes_at THEN
+    IF status <> 'open' THEN
         RAISE EXCEPTION 'poll % is not open', NEW.poll_id USING ERRCODE = 'PV002';
     END IF;
     NEW.cast_at := now();

@@ -1,5 +1,5 @@
 """Results: live from the counters, cached without staleness, streamed, and snapshots
-(polls.selectors.rendered_results, polls.stream_hub, refresh_results)."""
+(polls.results.rendered_results, polls.stream_hub, refresh_results)."""
 
 import json
 import secrets
