@@ -11,10 +11,15 @@ transaction that makes it true, or by a job the engine runs at the poll's time.
   (transaction_timeout, 10 s): a vote whose insert passed the open check just before the
   close has committed or failed by then, so the tally it reads is final.
 
-The jobs are deferred in the same transaction as the change that schedules them, so a
-change rolled back leaves none; when staff move opens_at or closes_at, the waiting job is
-cancelled and another deferred for the new time. A job checks the poll again when it runs
-(by the database's clock), so one that was not cancelled in time does nothing.
+The jobs (poll_clock, poll_results_final, defined here with what they do) are deferred
+in the same transaction as the change that schedules them, so a change rolled back leaves
+none; when staff move opens_at or closes_at, the waiting job is cancelled and another
+deferred for the new time. A job checks the poll again when it runs (by the database's
+clock), so one that was not cancelled in time does nothing.
+
+Other apps follow the events through `event_recorded`, a Django signal sent in the
+transaction that records each one (webhooks connects its fan-out in WebhooksConfig.ready):
+this app never names them.
 """
 
 import json
@@ -22,20 +27,33 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.dispatch import Signal
 from django.utils import timezone
+from procrastinate import RetryStrategy
+from procrastinate.contrib.django import app
 
+from polls.audit import ledger_summary
 from polls.models import Poll, PollEvent
+from polls.results import rendered_results
 from polls.status import PollStatus
 from pollsite.jobs import TRANSACTIONAL, in_transaction
 
 Type = PollEvent.Type
 
+# Sent with `event` (a PollEvent) in the transaction that records it, once per event.
+# Receivers run in that transaction: what they write commits or rolls back with the event,
+# and an error of theirs rolls the event back (send, not send_robust: a webhook delivery
+# must never be missing from a committed event).
+event_recorded = Signal()
+
+# A lifecycle job that failed (the database away) is tried again: 2, 4, 8 ... s apart,
+# about nine hours in all before it is left failed.
+LIFECYCLE_RETRY = RetryStrategy(max_attempts=14, exponential_wait=2)
+
 
 def record(poll_id, type_, *, at=None, data=None) -> bool:
-    """Record an event unless the poll has it already, with its webhook deliveries (in
-    the same transaction); whether this recorded it."""
-    from webhooks.services import event_recorded
-
+    """Record an event unless the poll has it already, and tell event_recorded's
+    receivers (in the same transaction); whether this recorded it."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO polls_pollevent (poll_id, type, occurred_at, data) "
@@ -46,7 +64,7 @@ def record(poll_id, type_, *, at=None, data=None) -> bool:
         row = cursor.fetchone()
         if row is None:
             return False
-        event_recorded(PollEvent.objects.get(pk=row[0]))
+        event_recorded.send(sender=PollEvent, event=PollEvent.objects.get(pk=row[0]))
         return True
 
 
@@ -59,8 +77,6 @@ def published(poll: Poll) -> None:
 def schedule(poll: Poll) -> None:
     """In the caller's transaction: the jobs at the poll's opening and closing times, in
     place of any waiting ones (staff moved a time). A time already past is recorded now."""
-    from polls.tasks import poll_clock
-
     now = timezone.now()
     for event, at in ((Type.OPENED, poll.opens_at), (Type.CLOSED, poll.closes_at)):
         lock = f"poll-{poll.pk}-{event}"
@@ -103,9 +119,6 @@ def clock_reached(poll_id, event) -> None:
 def results_final(poll_id) -> None:
     """The job after a close: the final tally (the results as any reader gets them, never
     older than an acknowledged vote) and the ledger's count and digest."""
-    from polls.audit import ledger_summary
-    from polls.results import rendered_results
-
     results = rendered_results(poll_id)
     if results is None:
         return
@@ -114,8 +127,6 @@ def results_final(poll_id) -> None:
 
 
 def _schedule_final(poll_id) -> None:
-    from polls.tasks import poll_results_final
-
     at = timezone.now() + timedelta(seconds=settings.RESULTS_FINAL_DELAY_SECONDS)
     # From the close's job too, in a worker: in_transaction (pollsite/jobs.py says why).
     in_transaction(
@@ -129,3 +140,18 @@ def _cancel_waiting(queueing_lock) -> None:
     for job in TRANSACTIONAL.list_jobs(queueing_lock=queueing_lock, status="todo"):
         if job.id is not None:  # a listed job always has one
             TRANSACTIONAL.cancel_job_by_id(job.id)
+
+
+# --- The jobs, deferred for a poll's times in the transaction that sets them; each checks
+# the poll again when it runs. (Named polls.tasks.* until 1.1: the aliases let a worker
+# run the jobs queued under those names.)
+
+
+@app.task(queue="lifecycle", retry=LIFECYCLE_RETRY, aliases=["polls.tasks.poll_clock"])
+def poll_clock(poll_id: int, event: str) -> None:
+    clock_reached(poll_id, event)
+
+
+@app.task(queue="lifecycle", retry=LIFECYCLE_RETRY, aliases=["polls.tasks.poll_results_final"])
+def poll_results_final(poll_id: int) -> None:
+    results_final(poll_id)

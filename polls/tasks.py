@@ -11,7 +11,7 @@ The schedule (README, "Background work"):
 - retry_stalled_jobs         every 10 s: jobs whose worker died (SIGKILL, a lost host)
                              go back to the queue
 and, per poll, at its opening and closing times and after its close, the lifecycle's
-jobs (polls/lifecycle.py).
+jobs, defined in polls/lifecycle.py with the events they record.
 """
 
 from datetime import timedelta
@@ -19,15 +19,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
-from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from polls import lifecycle, services
 from polls.models import PollResultsSnapshot, VoteTimelineSnapshot
 
-# A lifecycle job that failed (the database away) is tried again: 2, 4, 8 ... s apart,
-# about nine hours in all before it is left failed.
-LIFECYCLE_RETRY = RetryStrategy(max_attempts=14, exponential_wait=2)
+# The worker imports each app's tasks module: importing the lifecycle registers its jobs,
+# defined there with the events they record.
+LIFECYCLE_JOBS = (lifecycle.poll_clock, lifecycle.poll_results_final)
 
 
 def every_seconds(seconds: float) -> str:
@@ -73,17 +72,3 @@ async def retry_stalled_jobs(timestamp: int) -> int:
     for job in stalled:
         await app.job_manager.retry_job(job)
     return len(stalled)
-
-
-# --- Lifecycle (polls/lifecycle.py): deferred for a poll's times, in the transaction that
-# sets them; each checks the poll again when it runs.
-
-
-@app.task(queue="lifecycle", retry=LIFECYCLE_RETRY)
-def poll_clock(poll_id: int, event: str) -> None:
-    lifecycle.clock_reached(poll_id, event)
-
-
-@app.task(queue="lifecycle", retry=LIFECYCLE_RETRY)
-def poll_results_final(poll_id: int) -> None:
-    lifecycle.results_final(poll_id)

@@ -4,7 +4,7 @@ from django.conf import settings
 from procrastinate import BaseRetryStrategy, JobContext, RetryDecision
 from procrastinate.contrib.django import app
 
-from webhooks import services
+from webhooks import delivery
 
 
 class DeliverySchedule(BaseRetryStrategy):
@@ -13,7 +13,7 @@ class DeliverySchedule(BaseRetryStrategy):
 
     def get_retry_decision(self, *, exception, job):
         schedule = settings.WEBHOOK_RETRY_SECONDS
-        if not isinstance(exception, services.DeliveryFailed) or job.attempts >= len(schedule):
+        if not isinstance(exception, delivery.DeliveryFailed) or job.attempts >= len(schedule):
             return None
         return RetryDecision(retry_in={"seconds": schedule[job.attempts]})
 
@@ -23,4 +23,4 @@ class DeliverySchedule(BaseRetryStrategy):
 @app.task(queue="webhooks", retry=DeliverySchedule(), pass_context=True, priority=10)
 def deliver(context: JobContext, delivery_id: str) -> None:
     attempts = context.job.attempts if context.job else 0
-    services.deliver(delivery_id, last_attempt=attempts >= len(settings.WEBHOOK_RETRY_SECONDS))
+    delivery.deliver(delivery_id, last_attempt=attempts >= len(settings.WEBHOOK_RETRY_SECONDS))

@@ -21,6 +21,7 @@ from tests.support.jobs import workers
 from tests.support.waiting import wait_for
 from tests.support.webhooks import Receiver
 from webhooks import services
+from webhooks.delivery import DeliveryFailed, deliver
 from webhooks.models import Delivery, Endpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -94,7 +95,7 @@ def test_a_target_is_checked_again_at_delivery(register, receiver, make_poll, se
     poll_services.poll_close(poll=make_poll())
     settings.WEBHOOK_ALLOW_PRIVATE_TARGETS = False  # the name now resolves somewhere refused
     delivery = Delivery.objects.get(endpoint=endpoint)
-    services.deliver(delivery.id, last_attempt=True)
+    deliver(delivery.id, last_attempt=True)
     [attempt] = delivery.attempts.all()
     assert attempt.status_code is None and "not a public address" in attempt.error
 
@@ -135,8 +136,8 @@ def test_a_slow_receiver_is_given_up_on_at_the_timeout(register, receiver, make_
     poll_services.poll_close(poll=make_poll())
     delivery = Delivery.objects.get(endpoint=endpoint)
     started = time.monotonic()
-    with pytest.raises(services.DeliveryFailed):
-        services.deliver(delivery.id, last_attempt=False)
+    with pytest.raises(DeliveryFailed):
+        deliver(delivery.id, last_attempt=False)
     assert time.monotonic() - started < 3
     [attempt] = delivery.attempts.all()
     assert "Timeout" in attempt.error and attempt.latency_ms < 3000
@@ -150,7 +151,7 @@ def test_an_endless_answer_is_read_only_up_to_the_cap(register, receiver, make_p
     endpoint = register(hooks.url)
     poll_services.poll_close(poll=make_poll())
     delivery = Delivery.objects.get(endpoint=endpoint)
-    services.deliver(delivery.id, last_attempt=True)
+    deliver(delivery.id, last_attempt=True)
     [attempt] = delivery.attempts.all()
     assert attempt.status_code == 200 and attempt.latency_ms < 2000  # the timeout is 5 s
     delivery.refresh_from_db()
@@ -168,8 +169,8 @@ def test_a_redirect_is_not_followed(register, receiver, make_poll, settings):
     endpoint = register(receiver([("redirect", elsewhere.url)]).url)
     poll_services.poll_close(poll=make_poll())
     delivery = Delivery.objects.get(endpoint=endpoint)
-    with pytest.raises(services.DeliveryFailed, match="answered 307"):
-        services.deliver(delivery.id, last_attempt=False)
+    with pytest.raises(DeliveryFailed, match="answered 307"):
+        deliver(delivery.id, last_attempt=False)
     [attempt] = delivery.attempts.all()
     assert attempt.status_code == 307 and elsewhere.received == []
 
@@ -180,7 +181,7 @@ def test_an_endpoint_that_keeps_failing_is_disabled(register, receiver, make_pol
     for _ in range(2):
         poll_services.poll_close(poll=make_poll())
     for delivery in Delivery.objects.filter(endpoint=endpoint):
-        services.deliver(delivery.id, last_attempt=True)
+        deliver(delivery.id, last_attempt=True)
     endpoint.refresh_from_db()
     assert endpoint.disabled_at is not None and "answered 500" in endpoint.disabled_reason
     assert set(Delivery.objects.values_list("status", flat=True)) == {"failed"}
