@@ -234,7 +234,7 @@ class PollEvent(models.Model):
         return f"{self.type} of poll {self.poll_id}"
 
 
-# --- Snapshots for reports (materialized views, refreshed by `manage.py refresh_results`) ---
+# --- Snapshots for reports (materialized views, refreshed by the job workers: polls/tasks.py) ---
 
 
 class ResultsSnapshot(models.Model):

@@ -566,7 +566,7 @@ CACHEOPS = {
     "polls.votetimelinesnapshot": {"ops": ()},
 }
 # vote_timeline_mv (minute buckets, a scan of every vote) is refreshed this often, by the
-# workers (polls/tasks.py) and by `manage.py refresh_results --every N`.
+# workers (polls/tasks.py); `manage.py refresh_results` refreshes it by hand.
 TIMELINE_REFRESH_SECONDS = envfloat("TIMELINE_REFRESH_SECONDS", 60.0)
 
 # --- Background work: procrastinate (polls/tasks.py, identity/tasks.py) -----------------

@@ -4,7 +4,8 @@
 -- option's counter sum, share its fraction of the poll's total (0 when the poll has no
 -- votes) and rank its dense rank by votes within the poll (1 = leading). Unique on
 -- (poll_id, option_id), so it refreshes CONCURRENTLY: readers never wait for a refresh.
--- Refreshed by: `manage.py refresh_results` (started by `make run`, every 5 s).
+-- Refreshed by: the job workers' refresh_results_snapshot (polls/tasks.py), every
+-- RESULTS_REFRESH_SECONDS (5 s); `manage.py refresh_results` refreshes it by hand.
 -- Read by: DBAs and reports, e.g.
 --   SELECT label, votes, share, rank FROM poll_results_mv WHERE poll_id = 1 ORDER BY rank;
 -- Installed by: django-pgviews-redux, from polls.models.PollResultsSnapshot, whose `sql`

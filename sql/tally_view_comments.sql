@@ -7,7 +7,7 @@
 -- Read by: DBAs, in psql (`\d+ poll_results`, `\dv+`, `\dm+`); docs/dba.md says the same
 -- at more length. A view recreated (a changed sql/*.sql, pgviews' sync) loses its
 -- comments: apply this file again in the same migration.
--- Installed by: migrations_extra 0004 (sqlfiles.apply).
+-- Installed by: migrations_extra 0004, again by 0011 (sqlfiles.apply).
 --
 -- reverse: COMMENT ON VIEW poll_results IS NULL; COMMENT ON VIEW tally_audit IS NULL; COMMENT ON MATERIALIZED VIEW poll_results_mv IS NULL; COMMENT ON MATERIALIZED VIEW vote_timeline_mv IS NULL; COMMENT ON TABLE polls_resultssnapshot IS NULL;
 
@@ -29,7 +29,7 @@ COMMENT ON COLUMN tally_audit.ballots IS 'COUNT(*) of the option''s rows in poll
 COMMENT ON COLUMN tally_audit.drift IS 'counted - ballots; anything but 0 is a bug to report.';
 
 COMMENT ON MATERIALIZED VIEW poll_results_mv IS
-    'Snapshot of poll_results with share and rank, refreshed CONCURRENTLY every few seconds by manage.py refresh_results; its age is polls_resultssnapshot.refreshed_at (name = poll_results_mv). sql/poll_results_mv.sql';
+    'Snapshot of poll_results with share and rank, refreshed CONCURRENTLY every RESULTS_REFRESH_SECONDS (5 s) by the job workers (polls.tasks.refresh_results_snapshot); its age is polls_resultssnapshot.refreshed_at (name = poll_results_mv). sql/poll_results_mv.sql';
 COMMENT ON COLUMN poll_results_mv.poll_id IS 'The poll.';
 COMMENT ON COLUMN poll_results_mv.option_id IS 'The option.';
 COMMENT ON COLUMN poll_results_mv.label IS 'The option''s label.';
@@ -38,7 +38,7 @@ COMMENT ON COLUMN poll_results_mv.share IS 'votes / the poll''s total, a fractio
 COMMENT ON COLUMN poll_results_mv.rank IS 'Dense rank by votes within the poll; 1 = leading (ties share a rank).';
 
 COMMENT ON MATERIALIZED VIEW vote_timeline_mv IS
-    'Snapshot of votes per minute per option (UTC minutes with at least one vote), refreshed CONCURRENTLY by manage.py refresh_results; its age is polls_resultssnapshot.refreshed_at (name = vote_timeline_mv). sql/vote_timeline_mv.sql';
+    'Snapshot of votes per minute per option (UTC minutes with at least one vote), refreshed CONCURRENTLY every TIMELINE_REFRESH_SECONDS (60 s) by the job workers (polls.tasks.refresh_timeline_snapshot); its age is polls_resultssnapshot.refreshed_at (name = vote_timeline_mv). sql/vote_timeline_mv.sql';
 COMMENT ON COLUMN vote_timeline_mv.poll_id IS 'The poll.';
 COMMENT ON COLUMN vote_timeline_mv.option_id IS 'The option.';
 COMMENT ON COLUMN vote_timeline_mv.minute IS 'The minute the votes were cast in, date_trunc(''minute'', cast_at).';

@@ -5,7 +5,8 @@
 -- the count of those votes. Unique on (poll_id, option_id, minute), so it refreshes
 -- CONCURRENTLY. It counts polls_vote, so a refresh costs a scan of the votes: that is why
 -- it is a snapshot and not a live view.
--- Refreshed by: `manage.py refresh_results`.
+-- Refreshed by: the job workers' refresh_timeline_snapshot (polls/tasks.py), every
+-- TIMELINE_REFRESH_SECONDS (60 s); `manage.py refresh_results` refreshes it by hand.
 -- Read by: GET /api/v1/polls/{id}/results/timeline (polls.selectors.results_timeline).
 -- Installed by: django-pgviews-redux, from polls.models.VoteTimelineSnapshot, whose `sql`
 -- is this file's query; migrations_extra 0002 has pgviews create it (run that again in a
