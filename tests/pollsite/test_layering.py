@@ -1,11 +1,12 @@
 """The layers, from the ground up: pollsite (the site's plumbing), migrations_extra (the
-SQL files and the glue that installs them), identity, polls, webhooks. A module imports only from its own layer and those below it, so no arrow runs
-up: the site names no app (except URL routing, which has to name the apps' URLs; settings
-name apps by dotted strings, which Django resolves), identity knows no poll, and polls
-never names webhooks (webhooks follows polls' lifecycle events through the signal it
-connects in WebhooksConfig.ready). No module of these imports one of them inside a
-function, the way a circle is held together, but for AppConfig.ready, which Django runs
-once every app is loaded."""
+SQL files and the glue that installs them), identity, polls, webhooks. A module imports
+only from its own layer and those below it, so no arrow runs up: the site names no app
+(except URL routing, which has to name the apps' URLs; settings name apps by dotted
+strings, which Django resolves), identity knows no poll, and polls never names webhooks
+(webhooks follows polls' lifecycle events through the signal it connects in
+WebhooksConfig.ready). No module of these imports one of them inside a function, the way
+a circle is held together, but for AppConfig.ready, which Django runs once every app is
+loaded."""
 
 import ast
 from pathlib import Path
