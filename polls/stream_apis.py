@@ -11,6 +11,7 @@ import asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.core.handlers.wsgi import WSGIRequest
 from django.db import close_old_connections
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -64,6 +65,17 @@ async def events(poll_id, queue, first):
 
 async def results_stream(request, poll_id):
     """GET /api/v1/polls/{id}/results/stream: text/event-stream of `results` events."""
+    if isinstance(request, WSGIRequest):
+        # The API server (WSGI) holds no stream: Django would read this endless body to
+        # its end before sending a byte, and keep one of the server's few threads for
+        # good. Where no front routes streams to the stream server (Heroku's router,
+        # docs/deploy.md), it answers as a full stream server does, after the same checks
+        # (on the request's own thread and database connection).
+        try:
+            await sync_to_async(_check_access)(request, poll_id)
+        except Exception as exc:
+            return problem_response_for(exc)
+        return problem_response_for(StreamCapacityReached())
     if hub.subscribers() >= settings.RESULTS_STREAM_CAPACITY:
         # Refused before any work: a full stream server answers at once, and the front
         # (whose connections it sized to this capacity) keeps its own for the API.
@@ -91,6 +103,11 @@ async def results_stream(request, poll_id):
     response["X-Accel-Buffering"] = "no"  # tell a fronting nginx not to buffer the stream
     response["X-Content-Type-Options"] = "nosniff"  # no SecurityMiddleware here (asgi.py)
     return response
+
+
+def _check_access(request, poll_id):
+    """Raise what the stream would answer before its first frame: 401, 404, 403."""
+    access_results_by_user(poll_id, user_from_bearer(request))
 
 
 def _first_frame(request, poll_id):

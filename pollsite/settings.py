@@ -189,6 +189,11 @@ REDIS_URL = envstr(
     if PRODUCTION
     else defaults.embedded_redis_url(),
 )
+# A Redis over TLS (rediss://) whose certificate no CA vouches for, as Heroku's (self-signed):
+# REDIS_TLS_VERIFY=false still encrypts, but takes the server's certificate unchecked. Every
+# client is built from REDIS_URL, so the option goes there.
+if REDIS_URL.startswith("rediss://") and not envbool("REDIS_TLS_VERIFY", True):
+    REDIS_URL += f"{'&' if '?' in REDIS_URL else '?'}ssl_cert_reqs=none"
 
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}

