@@ -32,6 +32,18 @@ def lock_var_dir():
     return lock
 
 
+def printed_links(base):
+    """The (name, URL) pairs `make run` prints once it is ready; each answers 200
+    (tests/test_readme.py)."""
+    return [
+        ("API", f"{base}/api/v1/polls"),
+        ("Docs", f"{base}/api/docs"),
+        ("Schema", f"{base}/api/schema"),
+        ("Admin", f"{base}/admin/login/"),
+        ("Health", f"{base}/readyz"),
+    ]
+
+
 def _manage(*args, env):
     subprocess.run([sys.executable, str(BASE_DIR / "manage.py"), *args], check=True, env=env)
 
@@ -91,12 +103,8 @@ def run():
         for name, start in web.services():
             supervisor.add(name, start)
         say(f"ready in {time.monotonic() - started:.1f}s")
-        base = web.url
-        print(
-            f"\n  API     {base}/api/v1/\n  Docs    {base}/api/docs\n"
-            f"  Admin   {base}/admin/\n  Health  {base}/readyz\n\n  Ctrl-C stops everything.\n",
-            flush=True,
-        )
+        links = "".join(f"  {name:<8}{url}\n" for name, url in printed_links(web.url))
+        print(f"\n{links}\n  Ctrl-C stops everything.\n", flush=True)
         while True:
             supervisor.tick()
             time.sleep(0.25)
