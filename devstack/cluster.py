@@ -176,7 +176,7 @@ class Cluster:
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("set_role_defaults")
         self.manage("ensure_admin")
-        for n in (1, 2):  # "on every node": each acts once (README, "Background work")
+        for n in (1, 2):  # "on every node": each acts once (docs/operations.md, "Background work")
             add(f"worker-{n}", self._manage_child(f"worker-{n}", "procrastinate", "worker"))
             add(f"reconciler-{n}", self._manage_child(f"reconciler-{n}", "reconcile_results"))
         for name, start in self.web.services():
