@@ -18,7 +18,7 @@ from devstack.processes import Child, say
 from devstack.redis import start_redis
 from devstack.registry import start_registry_simulator
 from devstack.supervisor import Supervisor
-from devstack.web import WebSizing, WebTier
+from devstack.web import WebSizing, WebTier, links_banner
 from pollsite import defaults
 
 
@@ -30,18 +30,6 @@ def lock_var_dir():
     except BlockingIOError:
         sys.exit(f"Another `make run` or `make cluster` is using {VAR_DIR}; stop it first.")
     return lock
-
-
-def printed_links(base):
-    """The (name, URL) pairs `make run` prints once it is ready; each answers 200
-    (tests/test_readme.py)."""
-    return [
-        ("API", f"{base}/api/v1/polls"),
-        ("Docs", f"{base}/api/docs"),
-        ("Schema", f"{base}/api/schema"),
-        ("Admin", f"{base}/admin/login/"),
-        ("Health", f"{base}/readyz"),
-    ]
 
 
 def _manage(*args, env):
@@ -103,8 +91,7 @@ def run():
         for name, start in web.services():
             supervisor.add(name, start)
         say(f"ready in {time.monotonic() - started:.1f}s")
-        links = "".join(f"  {name:<8}{url}\n" for name, url in printed_links(web.url))
-        print(f"\n{links}\n  Ctrl-C stops everything.\n", flush=True)
+        print(f"\n{links_banner(web.url)}\n  Ctrl-C stops everything.\n", flush=True)
         while True:
             supervisor.tick()
             time.sleep(0.25)

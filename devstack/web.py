@@ -189,6 +189,23 @@ def http_ready(url):
         return False
 
 
+def printed_links(base):
+    """The (name, URL) pairs `make run` and `make cluster` print once the web tier at
+    `base` is ready; each answers 200 (tests/test_readme.py)."""
+    return [
+        ("API", f"{base}/api/v1/polls"),
+        ("Docs", f"{base}/api/docs"),
+        ("Schema", f"{base}/api/schema"),
+        ("Admin", f"{base}/admin/login/"),
+        ("Health", f"{base}/readyz"),
+    ]
+
+
+def links_banner(base):
+    """printed_links, one per line, as the runners print them."""
+    return "".join(f"  {name:<8}{url}\n" for name, url in printed_links(base))
+
+
 class WebTier:
     """The web processes as restartable services, on fixed internal ports: the API
     nodes, the stream nodes and the front. `api_env` and `stream_env` are added to `env`

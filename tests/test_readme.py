@@ -21,7 +21,7 @@ import pytest
 
 from devstack.processes import free_port, stop_all
 from devstack.registry import start_registry_simulator
-from devstack.run import printed_links
+from devstack.web import printed_links
 from pollsite.defaults import embedded_registry_url
 from tests.support.stack import AppServer, app_env, manage
 
