@@ -341,7 +341,7 @@ def markdown(run, previous):
         "# Benchmark results",
         "",
         f"Written by `make bench` on {run['date']} in {run['elapsed_s']:.0f} s. "
-        "How to run it and how to read each figure: README.md, section Benchmarks. "
+        "How to run it and how to read each figure: docs/benchmarks.md. "
         "Every run is also in bench/results.json (newest first).",
         "",
         f"- Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, "

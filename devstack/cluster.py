@@ -30,7 +30,7 @@ from devstack.redis import SENTINEL_MASTER, start_redis, start_sentinel
 from devstack.registry import start_registry_simulator
 from devstack.run import lock_var_dir
 from devstack.supervisor import Supervisor
-from devstack.web import WebSizing, WebTier
+from devstack.web import WebSizing, WebTier, links_banner
 from pollsite.defaults import DATABASE_NAME
 
 # Per node on 2 cores: the same processes in all as `make run` (2 granian, 2 uvicorn),
@@ -176,7 +176,7 @@ class Cluster:
         self.manage("migrate", "--noinput", "-v", "0")
         self.manage("set_role_defaults")
         self.manage("ensure_admin")
-        for n in (1, 2):  # "on every node": each acts once (README, "Background work")
+        for n in (1, 2):  # "on every node": each acts once (docs/operations.md, "Background work")
             add(f"worker-{n}", self._manage_child(f"worker-{n}", "procrastinate", "worker"))
             add(f"reconciler-{n}", self._manage_child(f"reconciler-{n}", "reconcile_results"))
         for name, start in self.web.services():
@@ -227,8 +227,7 @@ def run_cluster():
         base = cluster.web.url
         p = cluster.ports
         print(
-            f"\n  API     {base}/api/v1/\n  Docs    {base}/api/docs\n"
-            f"  Health  {base}/readyz\n"
+            f"\n{links_banner(base)}"
             f"  psql    primary 127.0.0.1:{p.primary}, replica 127.0.0.1:{p.replica}, "
             f"PgBouncer 127.0.0.1:{p.pgbouncer} (user postgres, database polls)\n"
             f"  Logs    {cluster.log_dir}\n\n  Ctrl-C stops everything.\n",

@@ -18,7 +18,7 @@ from devstack.processes import Child, say
 from devstack.redis import start_redis
 from devstack.registry import start_registry_simulator
 from devstack.supervisor import Supervisor
-from devstack.web import WebSizing, WebTier
+from devstack.web import WebSizing, WebTier, links_banner
 from pollsite import defaults
 
 
@@ -91,12 +91,7 @@ def run():
         for name, start in web.services():
             supervisor.add(name, start)
         say(f"ready in {time.monotonic() - started:.1f}s")
-        base = web.url
-        print(
-            f"\n  API     {base}/api/v1/\n  Docs    {base}/api/docs\n"
-            f"  Admin   {base}/admin/\n  Health  {base}/readyz\n\n  Ctrl-C stops everything.\n",
-            flush=True,
-        )
+        print(f"\n{links_banner(web.url)}\n  Ctrl-C stops everything.\n", flush=True)
         while True:
             supervisor.tick()
             time.sleep(0.25)

@@ -24,14 +24,14 @@ NGINX_TEMPLATE = BASE_DIR / "deploy" / "nginx.conf.template"
 
 @dataclass(frozen=True)
 class WebSizing:
-    """How many processes and threads the web tier runs; README, "Serving", explains."""
+    """How many processes and threads the web tier runs; docs/serving.md explains."""
 
     api_workers: int = 2  # granian processes: one per core
     # Per process; each holds one PostgreSQL connection. 4, not 8: on 2 cores, 8 threads
     # per worker made every request queue for the GIL, and reads' p99 grew 1.4 to 2.8x
     # (results under voting: 70-142 ms against 51-55 ms with 4) while votes, which now
     # wait for one database call, not three, went no faster (477-526/s against
-    # 473-522/s; alternating rounds, README "Serving"). Past the threads,
+    # 473-522/s; alternating rounds, docs/serving.md). Past the threads,
     # requests wait in granian's queue, in order, instead of in the GIL's. (granian's
     # default is hundreds of threads, each of which would keep a connection.)
     api_threads: int = 4
@@ -187,6 +187,23 @@ def http_ready(url):
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
+
+
+def printed_links(base):
+    """The (name, URL) pairs `make run` and `make cluster` print once the web tier at
+    `base` is ready; each answers 200 (tests/test_readme.py)."""
+    return [
+        ("API", f"{base}/api/v1/polls"),
+        ("Docs", f"{base}/api/docs"),
+        ("Schema", f"{base}/api/schema"),
+        ("Admin", f"{base}/admin/login/"),
+        ("Health", f"{base}/readyz"),
+    ]
+
+
+def links_banner(base):
+    """printed_links, one per line, as the runners print them."""
+    return "".join(f"  {name:<8}{url}\n" for name, url in printed_links(base))
 
 
 class WebTier:

@@ -1,1 +1,1 @@
-"""The load scenario (locust) and its end-of-run check; see README, "Load testing"."""
+"""The load scenario (locust) and its end-of-run check; see docs/benchmarks.md, "Load testing"."""

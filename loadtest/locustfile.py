@@ -1,6 +1,6 @@
 """The load scenario: verified voters reading, revalidating, voting and listening.
 
-    make loadtest                      # headless, against `make run` (README, "Load testing")
+    make loadtest                      # headless, against `make run` (docs/benchmarks.md)
     .venv/bin/locust -f loadtest/locustfile.py --host http://127.0.0.1:8000   # web UI
 
 Before the users start (init): a staff account creates LOADTEST_POLLS open polls

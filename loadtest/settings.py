@@ -1,4 +1,4 @@
-"""The scenario's knobs, all from the environment (README, "Load testing")."""
+"""The scenario's knobs, all from the environment (docs/benchmarks.md, "Load testing")."""
 
 import os
 from pathlib import Path

@@ -3,7 +3,7 @@ PostgreSQL, taken by `manage.py procrastinate worker` with SKIP LOCKED and woken
 LISTEN). Periodic ticks are deduplicated in the database (procrastinate_periodic_defers,
 unique per task and tick), so however many workers run, each tick runs once.
 
-The schedule (README, "Background work"):
+The schedule (docs/operations.md, "Background work"):
 - refresh_results_snapshot   every RESULTS_REFRESH_SECONDS (5 s): poll_results_mv
 - refresh_timeline_snapshot  every TIMELINE_REFRESH_SECONDS (60 s): vote_timeline_mv
                              (minute buckets; a scan of every vote, so not more often)

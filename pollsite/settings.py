@@ -215,7 +215,7 @@ DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = envint(
 )
 DATABASES["default"]["TEST"] = {"NAME": "test_polls"}
 
-# Bounded waits (README, "Serving"): every connection starts with the server's limits, so
+# Bounded waits (docs/serving.md): every connection starts with the server's limits, so
 # no statement waits on a lock or a slow server longer than the front waits on the app
 # (nginx: 30 s); a vote refused by them is rolled back and answers 503. The jobs whose
 # statements may run long raise them on their own connection

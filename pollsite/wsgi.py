@@ -1,5 +1,5 @@
-"""WSGI entry point: the API server (granian, see devstack/web.py and the README's
-"Serving") runs everything here except the results stream, which needs an event loop
+"""WSGI entry point: the API server (granian, see devstack/web.py and
+docs/serving.md) runs everything here except the results stream, which needs an event loop
 (pollsite/asgi.py).
 
 The server sits behind nginx on the same host, so every peer address is the proxy's.
