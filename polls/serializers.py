@@ -134,7 +134,9 @@ class ExportOptionSerializer(serializers.Serializer[Any]):
     # A declared field, not Field.label: DRF's metaclass takes it off the class.
     label = serializers.CharField()  # type: ignore[assignment]
     votes = serializers.IntegerField()
-    share = serializers.FloatField(help_text="A fraction of 1, rounded to at most 6 decimals; 0 without votes.")
+    share = serializers.FloatField(
+        help_text="A fraction of 1, rounded to at most 6 decimals; 0 without votes."
+    )
 
 
 class ExportPollSerializer(serializers.Serializer[Any]):
