@@ -18,7 +18,15 @@ Three mechanisms install them, each reading the file from here:
   function's body; pgtrigger writes the CREATE FUNCTION and CREATE TRIGGER around it,
   and makemigrations notices a change.
 - django-pgviews-redux (polls/models.py, the snapshot models): `body(name)` is a
-  materialized view's query; migrations_extra 0002 has pgviews create it.
+  materialized view's query; `sync_snapshots`, run by a migration (0012), has pgviews
+  create it, or create it again when its query changed.
+
+A migration applies a file as it is now, not as it was when the migration was written.
+So a file that comes to read a newer table or view must be applied only by a migration
+that runs after that object exists: on a fresh database, migrations_extra 0012 applies
+the files that read the ballots' tables (polls 0007), and the older migrations that used
+to apply them (0001, 0002, 0004, 0006) no longer do (a database migrated before 0012 got
+them there, and 0012 applies them again).
 """
 
 from pathlib import Path
@@ -49,3 +57,23 @@ def reverse_of(name):
 
 def apply(name):
     return migrations.RunSQL(read(name), reverse_sql=reverse_of(name))
+
+
+def sync_snapshots(apps, schema_editor):
+    """Create poll_results_mv and vote_timeline_mv (sql/*_mv.sql) with pgviews' syncer,
+    or create again the ones whose query changed (which drops their comments and
+    grants: apply tally_view_comments.sql and polls_reader.sql after it).
+
+    pgviews would do this after every migrate, but then also after `migrate polls zero`,
+    over tables that no longer exist, so its post_migrate sync is off
+    (MATERIALIZED_VIEWS_DISABLE_SYNC_ON_MIGRATE) and migrations own the views. After
+    changing a *_mv.sql file, add a migration that runs this again.
+    """
+    from django_pgviews.models import ViewSyncer
+
+    ViewSyncer().run(
+        force=True,
+        update=True,
+        materialized_views_check_sql_changed=True,
+        using=schema_editor.connection.alias,
+    )

@@ -22,6 +22,7 @@ from polls.models import (
     OPTION_DESCRIPTION_MAX_LENGTH,
     POLL_DESCRIPTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
+    BallotKind,
     ResultsVisibility,
 )
 from polls.permissions import IsStaff, IsStaffOrReadOnly
@@ -61,6 +62,17 @@ class OptionCreateSerializer(serializers.Serializer[Any]):
     )
 
 
+BALLOT_KIND_HELP = (
+    "What a ballot holds: single (one option), multiple (min_choices to max_choices "
+    "options) or ranked (as many, in order of preference; counted by instant runoff). "
+    "Fixed once the poll has a vote."
+)
+MIN_CHOICES_HELP = "Fewest options a ballot chooses: 1 by default (always 1 for single)."
+MAX_CHOICES_HELP = (
+    "Most options a ballot chooses: all of the poll's options by default (always 1 for single)."
+)
+
+
 class PollListApi(APIView):
     permission_classes = [IsStaffOrReadOnly]
     input_names = {"POST": "PollCreate"}  # the schema's PollCreateRequest
@@ -84,6 +96,18 @@ class PollListApi(APIView):
         )
         results_visibility = fields.ChoiceField(
             choices=ResultsVisibility.values, required=False, default=ResultsVisibility.LIVE
+        )
+        ballot_kind = fields.ChoiceField(
+            choices=BallotKind.values,
+            required=False,
+            default=BallotKind.SINGLE,
+            help_text=BALLOT_KIND_HELP,
+        )
+        min_choices = fields.IntegerField(
+            min_value=1, max_value=100, required=False, default=None, help_text=MIN_CHOICES_HELP
+        )
+        max_choices = fields.IntegerField(
+            min_value=1, max_value=100, required=False, default=None, help_text=MAX_CHOICES_HELP
         )
         # many=True makes a ListSerializer, which takes min_length and max_length; the
         # stubs type the call as a plain Serializer's.
@@ -165,6 +189,15 @@ class PollDetailApi(APIView):
         opens_at = serializers.DateTimeField(required=False)
         closes_at = serializers.DateTimeField(required=False)
         results_visibility = fields.ChoiceField(choices=ResultsVisibility.values, required=False)
+        ballot_kind = fields.ChoiceField(
+            choices=BallotKind.values, required=False, help_text=BALLOT_KIND_HELP
+        )
+        min_choices = fields.IntegerField(
+            min_value=1, max_value=100, required=False, help_text=MIN_CHOICES_HELP
+        )
+        max_choices = fields.IntegerField(
+            min_value=1, max_value=100, required=False, allow_null=True, help_text=MAX_CHOICES_HELP
+        )
 
     @extend_schema(
         tags=["polls"],
@@ -266,13 +299,33 @@ class VoteCastApi(APIView):
     checks_bearer_token_itself = True
 
     class InputSerializer(serializers.Serializer[Any]):
-        option_id = fields.IntegerField(min_value=1, max_value=2**63 - 1)
+        # Exactly one, the one the poll's ballot_kind takes (_read checks there is one;
+        # the database, that it is the poll's).
+        option_id = fields.IntegerField(
+            min_value=1, max_value=2**63 - 1, required=False, help_text="A single ballot's option."
+        )
+        option_ids = serializers.ListField(
+            child=fields.IntegerField(min_value=1, max_value=2**63 - 1),
+            max_length=100,
+            required=False,
+            help_text="A multiple ballot's options, min_choices to max_choices of them.",
+        )
+        ranking = serializers.ListField(
+            child=fields.IntegerField(min_value=1, max_value=2**63 - 1),
+            max_length=100,
+            required=False,
+            help_text="A ranked ballot's options, most preferred first: min_choices to "
+            "max_choices of them.",
+        )
 
     @extend_schema(
         tags=["votes"],
         summary="Vote",
         description=(
-            "One vote per national ID per poll, from any account; the database decides. "
+            "One ballot per national ID per poll, from any account; the database decides. "
+            "The body is the poll's `ballot_kind`'s: `{option_id}` (single), "
+            "`{option_ids: [...]}` (multiple) or `{ranking: [...]}` (ranked, most preferred "
+            "first); another kind's is a 400 `validation_error`. "
             "With an `Idempotency-Key`, a retry with the same body replays the first answer."
         ),
         request=InputSerializer,
@@ -294,6 +347,10 @@ class VoteCastApi(APIView):
             **problem_responses(
                 ValidationError,
                 errors.InvalidOption,
+                errors.TooManyChoices,
+                errors.TooFewChoices,
+                errors.DuplicateChoice,
+                errors.InvalidRanking,
                 NotAuthenticated,
                 errors.NotVerified,
                 NotFound,
@@ -303,25 +360,33 @@ class VoteCastApi(APIView):
                 OutcomeUnknown,
             ),
         },
-        examples=[OpenApiExample("vote", request_only=True, value={"option_id": 1})],
+        examples=[
+            OpenApiExample("single", request_only=True, value={"option_id": 1}),
+            OpenApiExample("multiple", request_only=True, value={"option_ids": [1, 3]}),
+            OpenApiExample("ranked", request_only=True, value={"ranking": [3, 1, 2]}),
+        ],
     )
     def post(self, request, poll_id):
         try:
-            option_id, key = self._read(request)
+            ballot, key = self._read(request)
         except APIException:
             request.user.user()  # a bad token answers 401 before a bad request's 4xx
             raise
         receipt = services.vote_cast(
-            credentials=request.user, poll_id=poll_id, option_id=option_id, idempotency_key=key
+            credentials=request.user, poll_id=poll_id, idempotency_key=key, **ballot
         )
         return Response(vote_receipt_data(receipt), status=201)
 
     def _read(self, request):
-        data = fields.validate_flat(self.InputSerializer, request.data)
+        ballot = fields.validate_flat(self.InputSerializer, request.data)
+        if len(ballot) != 1:
+            raise ValidationError(
+                {"non_field_errors": ["Send one of option_id, option_ids or ranking."]}
+            )
         key = request.headers.get("Idempotency-Key")
         if key is not None and not IDEMPOTENCY_KEY.match(key):
             raise ValidationError({"Idempotency-Key": ["1 to 255 printable ASCII characters."]})
-        return data["option_id"], key
+        return ballot, key
 
 
 class MyVoteApi(APIView):

@@ -8,7 +8,7 @@ PollsConfig.ready registers both maps with pollsite.problems.
 
 from enum import StrEnum
 
-from rest_framework.exceptions import APIException, NotFound
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 
 from pollsite.problems import Problem
 
@@ -22,12 +22,40 @@ class SQLState(StrEnum):
     VOTE_IMMUTABLE = "PV004"
     POLL_NOT_FOUND = "PV005"
     POLL_DRAFT = "PV006"
+    TOO_MANY_CHOICES = "PV007"
+    TOO_FEW_CHOICES = "PV008"
+    INVALID_RANKING = "PV009"
+    WRONG_BALLOT_KIND = "PV010"  # DETAIL: the poll's kind; services say which body it takes
 
 
 class InvalidOption(Problem):
     status_code = 400
     default_code = "invalid_option"
     default_detail = "This option does not belong to this poll."
+
+
+class TooManyChoices(Problem):
+    status_code = 400
+    default_code = "too_many_choices"
+    default_detail = "This ballot chooses more options than the poll's max_choices."
+
+
+class TooFewChoices(Problem):
+    status_code = 400
+    default_code = "too_few_choices"
+    default_detail = "This ballot chooses fewer options than the poll's min_choices."
+
+
+class DuplicateChoice(Problem):
+    status_code = 400
+    default_code = "duplicate_choice"
+    default_detail = "This ballot names an option more than once."
+
+
+class InvalidRanking(Problem):
+    status_code = 400
+    default_code = "invalid_ranking"
+    default_detail = "A ranking's ranks run from 1 to the number of options ranked, without gaps."
 
 
 class NotVerified(Problem):
@@ -109,7 +137,15 @@ SQLSTATE_PROBLEMS: dict[str, type[APIException]] = {
     SQLState.VOTE_IMMUTABLE: VoteImmutable,
     SQLState.POLL_NOT_FOUND: NotFound,
     SQLState.POLL_DRAFT: NotFound,  # a draft is invisible to voters
+    SQLState.TOO_MANY_CHOICES: TooManyChoices,
+    SQLState.TOO_FEW_CHOICES: TooFewChoices,
+    SQLState.INVALID_RANKING: InvalidRanking,
+    # services.vote_cast names the field and the body the poll takes; anywhere else, a
+    # plain validation_error.
+    SQLState.WRONG_BALLOT_KIND: ValidationError,
 }
 CONSTRAINT_PROBLEMS: dict[str, type[APIException]] = {
     "polls_vote_one_per_voter": AlreadyVoted,
+    "polls_choice_pkey": DuplicateChoice,
+    "polls_choice_one_per_rank": InvalidRanking,
 }

@@ -1,14 +1,24 @@
-"""Polls, options, votes and the tally counters.
+"""Polls, options, ballots (votes and their choices) and the tally counters.
+
+A poll's ballot kind says what a ballot holds: `single`, one option (the vote row's
+option_id); `multiple`, between min_choices and max_choices distinct options; `ranked`,
+as many options in order of preference. A multiple or ranked ballot is a vote row with
+no option_id and its choices as rows of polls_choice.
 
 PostgreSQL guarantees the rules here, not Python:
-- one vote per voter key per poll: UNIQUE (poll_id, voter_key) on polls_vote;
-- a vote names an option of its poll, and the poll is open by the database's clock:
-  BEFORE INSERT trigger polls_vote_check (sql/polls_vote_check.sql);
-- votes are append-only, options freeze once a poll has votes or is closed, a poll with
-  votes cannot be deleted, and counters change only through votes: the pgtrigger
-  triggers declared below, each with its body in sql/<trigger name>.sql;
-- the counters always equal the ballots: AFTER INSERT trigger polls_vote_count
-  (sql/polls_vote_count.sql) keeps polls_optiontally, in the vote's own transaction.
+- one ballot per voter key per poll: UNIQUE (poll_id, voter_key) on polls_vote;
+- a ballot is of its poll's kind and names options of its poll, and the poll is open by
+  the database's clock: BEFORE INSERT triggers polls_vote_check and polls_choice_check
+  (sql/polls_vote_check.sql, sql/polls_choice_check.sql); a multiple or ranked ballot is
+  whole at commit (its count within the bounds, ranks 1..n without gaps): the deferred
+  constraint trigger polls_ballot_complete (sql/polls_ballot_complete.sql);
+- ballots and choices are append-only, options freeze once a poll has votes or is
+  closed, a poll with votes cannot be deleted, and counters change only through votes:
+  the pgtrigger triggers declared below, each with its body in sql/<trigger name>.sql;
+- the counters always equal the ballots, in the ballot's own transaction: a single
+  ballot's option (polls_vote_count, sql/polls_vote_count.sql), a multiple ballot's
+  approvals, a ranked ballot's first preference and its whole ranking, and every
+  multiple or ranked ballot in polls_ballottally (polls_ballot_complete).
 
 Custom errors carry their own SQLSTATE (class "PV"); polls/errors.py maps them to the
 contract's codes.
@@ -16,6 +26,7 @@ contract's codes.
 
 import pgtrigger
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Length, Now
 from django.db.models.lookups import LessThanOrEqual
@@ -31,9 +42,37 @@ POLL_DESCRIPTION_MAX_LENGTH = 5000
 OPTION_DESCRIPTION_MAX_LENGTH = 1000
 
 
+def append_only():
+    """The trigger that refuses any UPDATE or DELETE of a ballot's rows (PV004)."""
+    return pgtrigger.Trigger(
+        name="vote_append_only",
+        when=pgtrigger.Before,
+        operation=pgtrigger.Update | pgtrigger.Delete,
+        func=sqlfiles.body("vote_append_only.sql"),
+    )
+
+
+def written_by_votes_only():
+    """The trigger that refuses any write to a counter table but the vote path's own
+    (PV004): it is false inside the counting triggers, so they never run its body."""
+    return pgtrigger.Trigger(
+        name="tally_written_by_votes_only",
+        when=pgtrigger.Before,
+        operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+        condition=pgtrigger.Condition("pg_trigger_depth() < 1"),
+        func=sqlfiles.body("tally_written_by_votes_only.sql"),
+    )
+
+
 class ResultsVisibility(models.TextChoices):
     LIVE = "live"
     AFTER_CLOSE = "after_close"
+
+
+class BallotKind(models.TextChoices):
+    SINGLE = "single"  # one option
+    MULTIPLE = "multiple"  # between min_choices and max_choices options (approval)
+    RANKED = "ranked"  # as many options, in order of preference (instant runoff)
 
 
 class Poll(models.Model):
@@ -52,6 +91,17 @@ class Poll(models.Model):
     results_visibility = models.CharField(
         max_length=16, choices=ResultsVisibility.choices, default=ResultsVisibility.LIVE
     )
+    # db_default too, so that a row written with psql is a single-choice poll.
+    ballot_kind = models.CharField(
+        max_length=16,
+        choices=BallotKind.choices,
+        default=BallotKind.SINGLE,
+        db_default=BallotKind.SINGLE,
+    )
+    min_choices = models.PositiveSmallIntegerField(default=1, db_default=1)
+    max_choices = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Empty: as many as the poll has options."
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -59,6 +109,26 @@ class Poll(models.Model):
             models.CheckConstraint(
                 condition=models.Q(closes_at__gt=models.F("opens_at")),
                 name="polls_poll_closes_after_opening",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ballot_kind__in=BallotKind.values),
+                name="polls_poll_ballot_kind",
+            ),
+            # A ballot chooses at least one option, and a single ballot exactly one.
+            models.CheckConstraint(
+                condition=models.Q(min_choices__gte=1)
+                & (
+                    models.Q(max_choices__isnull=True)
+                    | models.Q(max_choices__gte=models.F("min_choices"))
+                )
+                & (
+                    ~models.Q(ballot_kind=BallotKind.SINGLE)
+                    | (
+                        models.Q(min_choices=1)
+                        & (models.Q(max_choices__isnull=True) | models.Q(max_choices=1))
+                    )
+                ),
+                name="polls_poll_choice_bounds",
             ),
             models.CheckConstraint(
                 condition=LessThanOrEqual(Length("description"), POLL_DESCRIPTION_MAX_LENGTH),
@@ -128,7 +198,13 @@ class Vote(models.Model):
         Poll, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     option = models.ForeignKey(
-        Option, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+        Option,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+        null=True,
+        help_text="A single ballot's option; empty for multiple and ranked (polls_choice).",
     )
     voter_key = models.BinaryField(max_length=32, help_text="identity.VoterIdentity.voter_key")
     receipt = models.CharField(max_length=32, help_text="144 random bits.")
@@ -146,16 +222,41 @@ class Vote(models.Model):
             models.UniqueConstraint(fields=["receipt"], name="polls_vote_unique_receipt"),
         ]
         triggers = [
-            pgtrigger.Trigger(
-                name="vote_append_only",
-                when=pgtrigger.Before,
-                operation=pgtrigger.Update | pgtrigger.Delete,
-                func=sqlfiles.body("vote_append_only.sql"),
-            ),
+            append_only(),
         ]
 
     def __str__(self):
         return f"vote #{self.pk} in poll {self.poll_id}"
+
+
+class Choice(models.Model):
+    """One option of a multiple or ranked ballot (rank 1 is the most preferred; empty for
+    multiple). Written in the ballot's own transaction, after its vote row and before the
+    next ballot (polls_choice_check), and judged whole at commit (polls_ballot_complete).
+    No foreign key constraints, as on polls_vote: the triggers validate."""
+
+    pk = models.CompositePrimaryKey("vote_id", "option_id")  # no option twice in a ballot
+    vote = models.ForeignKey(
+        Vote, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    poll = models.ForeignKey(
+        Poll, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    option = models.ForeignKey(
+        Option, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    rank = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["vote", "rank"], name="polls_choice_one_per_rank"),
+        ]
+        triggers = [
+            append_only(),
+        ]
+
+    def __str__(self):
+        return f"option {self.option_id} of vote #{self.vote_id}"
 
 
 class OptionTally(models.Model):
@@ -178,18 +279,58 @@ class OptionTally(models.Model):
 
     class Meta:
         triggers = [
-            pgtrigger.Trigger(
-                name="tally_written_by_votes_only",
-                when=pgtrigger.Before,
-                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
-                # False inside polls_vote_count's upsert: the vote path never runs the body.
-                condition=pgtrigger.Condition("pg_trigger_depth() < 1"),
-                func=sqlfiles.body("tally_written_by_votes_only.sql"),
-            ),
+            written_by_votes_only(),
         ]
 
     def __str__(self):
         return f"option {self.option_id} shard {self.shard}: {self.votes}"
+
+
+class BallotTally(models.Model):
+    """Sharded counters of the multiple and ranked ballots cast per poll (a single poll's
+    ballots are its option counters' sum), written only by polls_ballot_complete."""
+
+    pk = models.CompositePrimaryKey("poll_id", "shard")
+    poll = models.ForeignKey(
+        Poll, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    shard = models.SmallIntegerField()
+    ballots = models.BigIntegerField()
+
+    class Meta:
+        triggers = [
+            written_by_votes_only(),
+        ]
+
+    def __str__(self):
+        return f"poll {self.poll_id} shard {self.shard}: {self.ballots}"
+
+
+class RankingTally(models.Model):
+    """Ranked ballots per distinct ranking (option ids, most preferred first), sharded,
+    written only by polls_ballot_complete: what the runoff reads (sql/poll_runoff.sql), a
+    few thousand grouped rows where a poll has a million ballots. Not for the public, nor
+    the DBA reader: a rare ranking can sign a ballot (docs/privacy.md)."""
+
+    poll = models.ForeignKey(
+        Poll, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    ranking = ArrayField(models.BigIntegerField())
+    shard = models.SmallIntegerField()
+    ballots = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["poll", "ranking", "shard"], name="polls_rankingtally_unique"
+            ),
+        ]
+        triggers = [
+            written_by_votes_only(),
+        ]
+
+    def __str__(self):
+        return f"poll {self.poll_id} {self.ranking}: {self.ballots}"
 
 
 class IdempotencyKey(models.Model):

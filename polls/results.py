@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.utils import timezone
@@ -48,6 +48,9 @@ def rendered_results(poll_id) -> RenderedResults | None:
 
 
 class _PollRow(NamedTuple):
+    ballot_kind: str
+    ballots: int
+    runoff: str | None  # ranked polls: {"rounds": [...], "winner": id or None}, as JSON
     status: str
     published_at: datetime | None
     closed_at: datetime | None
@@ -57,9 +60,10 @@ class _PollRow(NamedTuple):
     poll_digest: str
 
 
-# sql/poll_results_document.sql: the poll's status at the given time and its times and
-# visibility, its options' counter sums (the poll_results view: O(options x shards),
-# never a COUNT over votes) and its digest (poll_results_version), in one snapshot.
+# sql/poll_results_document.sql: the poll's ballot kind and ballots, a ranked poll's
+# runoff, its status at the given time, its times and visibility, its options' counter
+# sums (the poll_results view: O(options x shards), never a COUNT over votes) and its
+# digest (poll_results_version), in one snapshot.
 RESULTS_QUERY = "SELECT * FROM poll_results_document(%s, %s)"
 
 
@@ -76,19 +80,20 @@ def _results_from_database(poll_id) -> tuple[Version, RenderedResults] | None:
     labels = [(row[n], row[n + 1]) for row in rows if row[n] is not None]
     counts = {row[n]: row[n + 2] for row in rows if row[n] is not None}
     results = _render(poll_id, poll, labels, counts, now)
-    return Version(poll.poll_digest, sum(counts.values())), results
+    return Version(poll.poll_digest, poll.ballots), results
 
 
 def _render(poll_id, poll: _PollRow, labels, counts, now) -> RenderedResults:
-    total = sum(counts.values())
-    document = {
+    total = poll.ballots
+    document: dict[str, Any] = {
         "poll_id": poll_id,
         "status": poll.status,
         "total_votes": total,
-        # Votes are append-only, so the count is a version that only grows.
+        # Ballots are append-only, so their count is a version that only grows.
         "version": total,
         # UTC with "Z", as DRF renders every other time in the API.
         "as_of": now.isoformat().replace("+00:00", "Z"),
+        "ballot_kind": poll.ballot_kind,
         "options": [
             {
                 "id": option_id,
@@ -99,6 +104,10 @@ def _render(poll_id, poll: _PollRow, labels, counts, now) -> RenderedResults:
             for option_id, label in labels
         ],
     }
+    if poll.runoff is not None:
+        runoff = json.loads(poll.runoff)  # Django leaves jsonb as its text
+        document["rounds"] = runoff["rounds"]
+        document["winner"] = runoff["winner"]
     return RenderedResults(
         # As DRF's JSONRenderer writes it: compact, UTF-8.
         body=json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(),

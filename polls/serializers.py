@@ -8,7 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from polls.models import PollEvent, ResultsVisibility
+from polls.models import BallotKind, PollEvent, ResultsVisibility
 from polls.status import STATUSES, poll_status
 
 
@@ -37,6 +37,13 @@ class PollSerializer(serializers.Serializer[Any]):
     opens_at = serializers.DateTimeField()
     closes_at = serializers.DateTimeField()
     results_visibility = serializers.ChoiceField(choices=ResultsVisibility.values)
+    ballot_kind = serializers.ChoiceField(
+        choices=BallotKind.values,
+        help_text="single: {option_id}; multiple: {option_ids: [...]}; ranked: "
+        "{ranking: [...]}, most preferred first, counted by instant runoff.",
+    )
+    min_choices = serializers.IntegerField(help_text="Fewest options a ballot chooses.")
+    max_choices = serializers.SerializerMethodField(help_text="Most options a ballot chooses.")
     options = OptionSerializer(many=True, source="options.all")
     total_votes = serializers.SerializerMethodField()
     my_vote = serializers.SerializerMethodField(
@@ -47,6 +54,11 @@ class PollSerializer(serializers.Serializer[Any]):
     @extend_schema_field(serializers.ChoiceField(choices=STATUSES))
     def get_status(self, poll) -> str:
         return poll_status(poll)
+
+    def get_max_choices(self, poll) -> int:
+        if poll.max_choices is not None:
+            return int(poll.max_choices)
+        return len(poll.options.all())  # prefetched: no query
 
     def get_total_votes(self, poll) -> int:
         total: int = self.context["totals"].get(poll.pk, 0)
@@ -91,8 +103,34 @@ class ResultsOptionSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     # A declared field, not Field.label: DRF's metaclass takes it off the class.
     label = serializers.CharField()  # type: ignore[assignment]
-    votes = serializers.IntegerField()
-    share = serializers.FloatField(help_text="A fraction of 1; 0 when there are no votes.")
+    votes = serializers.IntegerField(
+        help_text="By the poll's ballot_kind: the ballots for it (single), the ballots that "
+        "approve it (multiple), or that rank it first (ranked)."
+    )
+    share = serializers.FloatField(
+        help_text="votes / total_votes (the ballots), a fraction of 1; 0 when there are no "
+        "ballots. A multiple poll's shares add up to more than 1."
+    )
+
+
+class RunoffOptionSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    votes = serializers.IntegerField(help_text="Ballots that count for it in this round.")
+
+
+class RunoffRoundSerializer(serializers.Serializer[Any]):
+    round = serializers.IntegerField(help_text="1 and up.")
+    options = RunoffOptionSerializer(
+        many=True, help_text="The options still in the count, in the poll's order."
+    )
+    eliminated = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Eliminated after this round (the fewest votes; ties: fewer first "
+        "preferences, then the option listed later); empty in the last round.",
+    )
+    exhausted = serializers.IntegerField(
+        help_text="Ballots that rank no option still in the count."
+    )
 
 
 # The results document. polls.results.rendered_results writes it as JSON itself, once per
@@ -104,7 +142,29 @@ class ResultsSerializer(serializers.Serializer[Any]):
     total_votes = serializers.IntegerField()
     version = serializers.IntegerField(help_text="Only grows.")
     as_of = serializers.DateTimeField(help_text="When these counts were read.")
+    ballot_kind = serializers.ChoiceField(choices=BallotKind.values)
     options = ResultsOptionSerializer(many=True)
+    rounds = RunoffRoundSerializer(
+        many=True,
+        required=False,
+        help_text="Ranked polls only: the instant runoff, round by round. No ranking is "
+        "ever listed (docs/privacy.md).",
+    )
+    winner = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Ranked polls only: the option holding a majority of the ballots still "
+        "active in the last round; null without ballots.",
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        """The ranked polls' fields only where the document has them (DRF would write a
+        missing `winner` as null)."""
+        data: dict[str, Any] = super().to_representation(instance)
+        if "rounds" not in instance:
+            data.pop("rounds", None)
+            data.pop("winner", None)
+        return data
 
 
 class TimelineBucketSerializer(serializers.Serializer[Any]):

@@ -19,7 +19,15 @@ from rest_framework.exceptions import ValidationError
 from identity.authentication import invalid_token
 from polls import errors, lifecycle
 from polls.errors import SQLState
-from polls.models import IdempotencyKey, Option, Poll, ResultsSnapshot, ResultsVisibility, Vote
+from polls.models import (
+    BallotKind,
+    IdempotencyKey,
+    Option,
+    Poll,
+    ResultsSnapshot,
+    ResultsVisibility,
+    Vote,
+)
 from polls.notifier import notifier
 from polls.results import results_cache
 from polls.status import poll_status
@@ -39,10 +47,16 @@ def poll_create(
     opens_at=None,
     publish=True,
     results_visibility=ResultsVisibility.LIVE,
+    ballot_kind=BallotKind.SINGLE,
+    min_choices=None,
+    max_choices=None,
 ) -> Poll:
     now = timezone.now()
     opens_at = opens_at or now
     _check_schedule(opens_at, closes_at)
+    min_choices, max_choices = _choice_bounds(
+        ballot_kind, min_choices, max_choices, options=len(options)
+    )
     poll = Poll.objects.create(
         title=title,
         description=description,
@@ -51,6 +65,9 @@ def poll_create(
         closes_at=closes_at,
         published_at=now if publish else None,
         results_visibility=results_visibility,
+        ballot_kind=ballot_kind,
+        min_choices=min_choices,
+        max_choices=max_choices,
     )
     Option.objects.bulk_create(
         Option(poll=poll, position=i, label=o["label"], description=o.get("description", ""))
@@ -72,6 +89,15 @@ def poll_update(*, poll: Poll, **changes) -> Poll:
         changes.get("closes_at", poll.closes_at),
         closes_at_changed="closes_at" in changes,
     )
+    if {"ballot_kind", "min_choices", "max_choices"} & set(changes):
+        kind = changes.setdefault("ballot_kind", poll.ballot_kind)
+        kept = kind == poll.ballot_kind  # a new kind starts from its own defaults
+        changes["min_choices"], changes["max_choices"] = _choice_bounds(
+            kind,
+            changes.get("min_choices", poll.min_choices if kept else None),
+            changes.get("max_choices", poll.max_choices if kept else None),
+            options=poll.options.count(),
+        )
     _refuse_if_closed(poll)
     for field, value in changes.items():
         setattr(poll, field, value)
@@ -145,6 +171,26 @@ def _check_schedule(opens_at, closes_at, *, closes_at_changed=True):
         raise ValidationError({"closes_at": ["Must be in the future."]})
 
 
+def _choice_bounds(kind, min_choices, max_choices, *, options) -> tuple[int, int | None]:
+    """(min_choices, max_choices) to store for a poll of this kind with this many options:
+    a single ballot chooses one; the others 1 to all of the options by default (max_choices
+    empty: as many as the poll has, options added later included). polls_poll_choice_bounds
+    holds the same for any writer; this says which field is wrong."""
+    if kind == BallotKind.SINGLE:
+        for field, value in (("min_choices", min_choices), ("max_choices", max_choices)):
+            if value not in (None, 1):
+                raise ValidationError({field: ["A single-choice ballot chooses 1 option."]})
+        return 1, 1
+    least = 1 if min_choices is None else min_choices
+    if least > options:
+        raise ValidationError({"min_choices": [f"The poll has {options} options."]})
+    if max_choices is not None and max_choices < least:
+        raise ValidationError({"max_choices": ["Must be at least min_choices."]})
+    if max_choices is not None and max_choices > options:
+        raise ValidationError({"max_choices": [f"The poll has {options} options."]})
+    return least, max_choices
+
+
 def _refuse_if_closed(poll):
     if poll_status(poll) == "closed":
         raise errors.PollLocked("This poll is closed; it cannot change.")
@@ -160,9 +206,15 @@ def _refuse_if_closed(poll):
 CAST_VOTE = """
     SELECT user_id, verified, cast_at FROM polls_cast_vote(
         %(token_key)s, %(digest)s, %(poll_id)s, %(option_id)s, %(receipt)s,
-        %(key)s, %(request_hash)s, %(not_after)s
+        %(key)s, %(request_hash)s, %(not_after)s, %(choices)s, %(ranked)s
     )
 """
+# What a ballot of each kind is sent as: the body's field, by the poll's ballot kind.
+BALLOT_FIELDS: dict[str, str] = {
+    BallotKind.SINGLE: "option_id",
+    BallotKind.MULTIPLE: "option_ids",
+    BallotKind.RANKED: "ranking",
+}
 
 
 @dataclass(frozen=True)
@@ -172,16 +224,32 @@ class VoteReceipt:
     cast_at: datetime
 
 
-def vote_cast(*, credentials, poll_id, option_id, idempotency_key=None) -> VoteReceipt:
-    """Cast the vote of the holder of a bearer token (identity.authentication's
-    BearerCredentials): checking the token and casting the vote are one statement, and
-    the database decides (no check-then-insert)."""
+def vote_cast(
+    *,
+    credentials,
+    poll_id,
+    option_id=None,
+    option_ids=None,
+    ranking=None,
+    idempotency_key=None,
+) -> VoteReceipt:
+    """Cast the ballot of the holder of a bearer token (identity.authentication's
+    BearerCredentials): one of `option_id` (a single ballot), `option_ids` (multiple) or
+    `ranking` (ranked, most preferred first), as the poll's ballot kind takes. Checking
+    the token and casting the ballot are one statement, and the database decides (no
+    check-then-insert): its kind, its choices, its bounds."""
     receipt = secrets.token_urlsafe(18)  # 144 random bits
-    request_hash = _request_hash(poll_id, option_id) if idempotency_key is not None else None
+    choices = option_ids if option_ids is not None else ranking
+    sent = "option_id" if option_id is not None else "option_ids" if ranking is None else "ranking"
+    request_hash = None
+    if idempotency_key is not None:
+        request_hash = _request_hash(poll_id, option_id, sent=sent, choices=choices)
     params = {
         **credentials.lookup,
         "poll_id": poll_id,
         "option_id": option_id,
+        "choices": choices,
+        "ranked": ranking is not None,
         "receipt": receipt,
         "key": idempotency_key,
         "request_hash": request_hash,
@@ -210,6 +278,8 @@ def vote_cast(*, credentials, poll_id, option_id, idempotency_key=None) -> VoteR
             return first
         if sqlstate_of(refused) == SQLState.POLL_DRAFT and voter.is_staff:
             raise errors.PollNotOpen("This poll is a draft.") from None
+        if sqlstate_of(refused) == SQLState.WRONG_BALLOT_KIND:
+            raise _wrong_ballot_kind(refused, sent) from None
         raise
     if answer is None:
         raise invalid_token()
@@ -220,8 +290,18 @@ def vote_cast(*, credentials, poll_id, option_id, idempotency_key=None) -> VoteR
     return VoteReceipt(receipt, poll_id, cast_at)
 
 
-def _request_hash(poll_id, option_id):
-    return hashlib.sha256(f"{poll_id}:{option_id}".encode()).hexdigest()
+def _request_hash(poll_id, option_id, *, sent, choices):
+    # A single ballot's as it was before ballot kinds, so stored keys still match.
+    request = f"{poll_id}:{option_id}" if sent == "option_id" else f"{poll_id}:{sent}:{choices}"
+    return hashlib.sha256(request.encode()).hexdigest()
+
+
+def _wrong_ballot_kind(refused, sent) -> ValidationError:
+    """The 400 for a body of another kind's shape: the poll's kind is the error's DETAIL."""
+    kind = str(getattr(getattr(refused.__cause__, "diag", None), "message_detail", ""))
+    takes = BALLOT_FIELDS.get(kind)
+    message = f"This poll takes {kind} ballots: send `{takes}`." if takes else str(refused)
+    return ValidationError({sent: [message]})
 
 
 def _savepoint_if_in_transaction():

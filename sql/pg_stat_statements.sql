@@ -6,7 +6,7 @@
 -- NOTICE and nothing more: a real server without the library, or an app user that is not
 -- allowed to create extensions, must not fail the migrations.
 -- Read by: polls_costly_statements() (sql/polls_costly_statements.sql), DBAs (docs/dba.md).
--- Installed by: migrations_extra 0004 (sqlfiles.apply).
+-- Installed by: migrations_extra 0012 (sqlfiles.apply; 0004 on a database migrated before it).
 --
 -- reverse: SELECT 1; -- the extension stays: other tools and DBAs may rely on it
 

@@ -1,8 +1,9 @@
 -- poll_locked_once_voted: BEFORE UPDATE OR DELETE trigger on polls_poll.
 --
 -- Guarantees: a poll with votes cannot be deleted, and nothing about it but an early
--- close (closed_at) can change: not its title, description, times, publication or
--- results visibility (SQLSTATE PV003 poll_locked), whoever writes (the API, psql).
+-- close (closed_at) can change: not its title, description, times, publication,
+-- results visibility, ballot kind or choice bounds (SQLSTATE PV003 poll_locked), whoever
+-- writes (the API, psql).
 -- "Has votes" holds at commit time, not just when checked: the trigger first takes
 -- SHARE ROW EXCLUSIVE on polls_vote, which waits for vote inserts in flight to commit
 -- and holds new ones back until this change commits. Only staff writes take that lock,
@@ -16,11 +17,11 @@
 LOCK TABLE polls_vote IN SHARE ROW EXCLUSIVE MODE;
 IF EXISTS (SELECT 1 FROM polls_vote WHERE poll_id = OLD.id) AND (
     TG_OP = 'DELETE'
-    OR (NEW.title, NEW.description, NEW.opens_at, NEW.closes_at,
-        NEW.published_at, NEW.results_visibility)
+    OR (NEW.title, NEW.description, NEW.opens_at, NEW.closes_at, NEW.published_at,
+        NEW.results_visibility, NEW.ballot_kind, NEW.min_choices, NEW.max_choices)
        IS DISTINCT FROM
-       (OLD.title, OLD.description, OLD.opens_at, OLD.closes_at,
-        OLD.published_at, OLD.results_visibility)
+       (OLD.title, OLD.description, OLD.opens_at, OLD.closes_at, OLD.published_at,
+        OLD.results_visibility, OLD.ballot_kind, OLD.min_choices, OLD.max_choices)
 ) THEN
     RAISE EXCEPTION 'this poll has votes' USING ERRCODE = 'PV003';
 END IF;

@@ -9,7 +9,7 @@
 -- (sql/pg_stat_statements.sql); elsewhere this file does nothing.
 -- Read by: DBAs (docs/dba.md):
 --   SELECT * FROM polls_costly_statements(10);
--- Installed by: migrations_extra 0004 (sqlfiles.apply).
+-- Installed by: migrations_extra 0012 (sqlfiles.apply; 0004 on a database migrated before it).
 --
 -- reverse: DROP FUNCTION IF EXISTS polls_costly_statements(integer);
 

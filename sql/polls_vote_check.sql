@@ -1,8 +1,14 @@
 -- polls_vote_check: BEFORE INSERT trigger on polls_vote.
 --
--- Guarantees: for every vote that lands, whoever inserts it (the API, a script, psql):
+-- Guarantees: for every vote (a ballot's row) that lands, whoever inserts it (the API, a
+-- script, psql):
 --   * its poll exists and is published (SQLSTATE PV005 unknown poll, PV006 draft);
---   * its option belongs to that poll (PV001 invalid_option);
+--   * it is of its poll's ballot kind (PV010 wrong_ballot_kind, with the poll's kind as
+--     the DETAIL): a single ballot names an option, and that option belongs to the poll
+--     (PV001 invalid_option); a multiple or ranked ballot names none: its choices follow
+--     as rows of polls_choice, and this ballot is the one they may be added to until the
+--     next ballot or its judgement (the setting polls.open_ballot, local to the
+--     transaction: sql/polls_choice_check.sql);
 --   * the poll is open by the database's clock: poll_status (sql/poll_status.sql, the
 --     one definition) says 'open' at now(), the vote transaction's time (PV002
 --     poll_not_open);
@@ -15,7 +21,7 @@
 -- KEY SHARE lock per vote on the same poll row is what throttles a busy poll); the
 -- triggers on polls_poll and polls_option take a table lock on polls_vote before any
 -- change that could invalidate this check.
--- Installed by: migrations_extra 0001, again by 0010 (sqlfiles.apply).
+-- Installed by: migrations_extra 0001, again by 0010 and 0012 (sqlfiles.apply).
 --
 -- reverse: DROP TRIGGER IF EXISTS polls_vote_check ON polls_vote; DROP FUNCTION IF EXISTS polls_vote_check();
 
@@ -33,10 +39,18 @@ BEGIN
     IF status = 'draft' THEN
         RAISE EXCEPTION 'poll % is a draft', NEW.poll_id USING ERRCODE = 'PV006';
     END IF;
-    PERFORM 1 FROM polls_option WHERE id = NEW.option_id AND poll_id = NEW.poll_id;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'option % is not an option of poll %', NEW.option_id, NEW.poll_id
-            USING ERRCODE = 'PV001';
+    IF (poll.ballot_kind = 'single') <> (NEW.option_id IS NOT NULL) THEN
+        RAISE EXCEPTION 'poll % takes % ballots', NEW.poll_id, poll.ballot_kind
+            USING ERRCODE = 'PV010', DETAIL = poll.ballot_kind;
+    END IF;
+    IF NEW.option_id IS NOT NULL THEN
+        PERFORM 1 FROM polls_option WHERE id = NEW.option_id AND poll_id = NEW.poll_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'option % is not an option of poll %', NEW.option_id, NEW.poll_id
+                USING ERRCODE = 'PV001';
+        END IF;
+    ELSE
+        PERFORM set_config('polls.open_ballot', NEW.id::text, true);
     END IF;
     IF status <> 'open' THEN
         RAISE EXCEPTION 'poll % is not open', NEW.poll_id USING ERRCODE = 'PV002';

@@ -1,9 +1,10 @@
 -- polls_vote_count: AFTER INSERT trigger on polls_vote.
 --
--- Guarantees: every vote adds exactly 1 to one counter row of its option in
--- polls_optiontally, inside the vote's own transaction, so the counters always equal
--- the ballots (tally_audit checks it). A rolled-back vote counts nothing.
--- Read by: the results API (polls.selectors.rendered_results), the poll_results view.
+-- Guarantees: every single ballot (a vote row with an option) adds exactly 1 to one
+-- counter row of its option in polls_optiontally, inside the vote's own transaction, so
+-- the counters always equal the ballots (tally_audit checks it). A rolled-back vote
+-- counts nothing. Multiple and ranked ballots are counted by polls_ballot_complete.
+-- Read by: the results document (sql/poll_results_document.sql), the poll_results view.
 --
 -- Sharding: a single counter row per option would serialize every vote for a popular
 -- option on that row's lock, held until the vote's commit (fsync included). The shard is
@@ -15,7 +16,7 @@
 -- Counters are only ever summed, so which row a vote lands on does not matter to
 -- results or to tally_audit; results sum at most options x 64 rows per poll.
 -- Plain plpgsql, not pgtrigger, for the reason given in polls_vote_check.sql.
--- Installed by: migrations_extra 0001 (sqlfiles.apply), again by 0005 after a change.
+-- Installed by: migrations_extra 0001 (sqlfiles.apply), again by 0005 and 0012 after a change.
 --
 -- reverse: DROP TRIGGER IF EXISTS polls_vote_count ON polls_vote; DROP FUNCTION IF EXISTS polls_vote_count();
 
@@ -31,4 +32,4 @@ $$;
 
 DROP TRIGGER IF EXISTS polls_vote_count ON polls_vote;
 CREATE TRIGGER polls_vote_count AFTER INSERT ON polls_vote
-    FOR EACH ROW EXECUTE FUNCTION polls_vote_count();
+    FOR EACH ROW WHEN (NEW.option_id IS NOT NULL) EXECUTE FUNCTION polls_vote_count();

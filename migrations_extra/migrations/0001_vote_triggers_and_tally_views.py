@@ -14,5 +14,6 @@ class Migration(migrations.Migration):
         sqlfiles.apply("polls_vote_check.sql"),
         sqlfiles.apply("polls_vote_count.sql"),
         sqlfiles.apply("poll_results.sql"),
-        sqlfiles.apply("tally_audit.sql"),
+        # tally_audit.sql: by 0012, which a fresh database reaches once the ballots' tables
+        # exist (polls 0007); a database migrated before 0012 had it from here.
     ]

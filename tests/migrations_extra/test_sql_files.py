@@ -63,4 +63,4 @@ def test_the_database_runs_the_trigger_bodies_in_sql():
             (source,) = cursor.fetchone()
             assert sqlfiles.body(f"{trigger.name}.sql") in source, trigger.name
             checked += 1
-    assert checked == 4
+    assert checked == 7

@@ -159,7 +159,7 @@ def test_it_lists_every_pgtrigger_trigger_as_installed():
         env=_env_for_test_database(),
     )
     lines = [line for line in result.stdout.splitlines() if line.strip()]
-    assert len(lines) == 4, result.stdout
+    assert len(lines) == 7, result.stdout
     assert all(
         "INSTALLED" in line and "ENABLED" in line and "UNINSTALLED" not in line for line in lines
     ), result.stdout
