@@ -56,6 +56,8 @@ class PollSerializer(serializers.Serializer[Any]):
         return poll_status(poll)
 
     def get_max_choices(self, poll) -> int:
+        if poll.ballot_kind == BallotKind.SINGLE:
+            return 1  # also for a poll written with psql, whose max_choices is empty
         if poll.max_choices is not None:
             return int(poll.max_choices)
         return len(poll.options.all())  # prefetched: no query
