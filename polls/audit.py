@@ -5,21 +5,24 @@ non-staff get 403 poll_not_closed. Neither says anything about a voter, and the 
 names no option: a receipt proves that a ballot was counted, never what it chose.
 """
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Sum
+from django.http import Http404
 from django.utils import timezone
 
 from polls import errors
-from polls.models import Option, OptionTally, Vote
+from polls.models import Option, Vote
+from polls.results import rendered_results
 from polls.selectors import access_poll_by_user
 from polls.status import closed_since, poll_status
 
 # The export's columns, in their documented order (docs/api-contract.md). Append new
-# columns at the end: auditors' scripts read them by position.
+# columns at the end: auditors' scripts read them by position. The last four came with
+# ballot kinds; the runoff's are empty but for ranked polls.
 EXPORT_COLUMNS = (
     "poll_id",
     "poll_title",
@@ -33,6 +36,10 @@ EXPORT_COLUMNS = (
     "option_label",
     "votes",
     "share",
+    "ballot_kind",
+    "eliminated_in_round",
+    "final_round_votes",
+    "winner",
 )
 
 
@@ -48,18 +55,15 @@ def access_audit_by_user(poll_id, user):
 
 
 def poll_export(poll) -> dict[str, Any]:
-    """The poll's final (or, for staff before close, current) tally from the counters,
-    one entry per option in position order."""
-    counters = (
-        OptionTally.objects.filter(poll_id=poll.pk)
-        .values("option_id")
-        .annotate(votes=Sum("votes"))
-        .values_list("option_id", "votes")
-    )
-    counts = dict(counters)
-    total = sum(counts.values())
-    options = Option.objects.filter(poll_id=poll.pk).order_by("position")
-    return {
+    """The poll's final (or, for staff before close, current) tally: the results document
+    (polls/results.py, never older than an acknowledged ballot), one entry per option in
+    position order, and a ranked poll's runoff."""
+    results = rendered_results(poll.pk)
+    if results is None:  # deleted since it was read
+        raise Http404
+    document = json.loads(results.body)
+    positions = dict(Option.objects.filter(poll_id=poll.pk).values_list("id", "position"))
+    export: dict[str, Any] = {
         "poll": {
             "id": poll.pk,
             "title": poll.title,
@@ -68,21 +72,26 @@ def poll_export(poll) -> dict[str, Any]:
             "closes_at": poll.closes_at,
             "closed_at": poll.closed_at,
         },
-        # Votes are append-only, so the total is the version (as in the results).
-        "tally_version": total,
-        "total_votes": total,
+        # Ballots are append-only, so their count is the version (as in the results).
+        "tally_version": document["version"],
+        "total_votes": document["total_votes"],
         "exported_at": timezone.now(),
+        "ballot_kind": document["ballot_kind"],
         "options": [
             {
-                "option_id": o.pk,
-                "position": o.position,
-                "label": o.label,
-                "votes": counts.get(o.pk, 0),
-                "share": round(counts.get(o.pk, 0) / total, 6) if total else 0.0,
+                "option_id": o["id"],
+                "position": positions[o["id"]],
+                "label": o["label"],
+                "votes": o["votes"],
+                "share": float(o["share"]),
             }
-            for o in options.only("id", "position", "label")
+            for o in document["options"]
         ],
     }
+    if "rounds" in document:
+        export["rounds"] = document["rounds"]
+        export["winner"] = document["winner"]
+    return export
 
 
 def export_rows(document):
@@ -92,7 +101,12 @@ def export_rows(document):
         return value.isoformat().replace("+00:00", "Z") if value else ""
 
     poll = document["poll"]
+    runoff = _runoff_by_option(document)
     for option in document["options"]:
+        eliminated_in, final_votes = runoff.get(option["option_id"], ("", ""))
+        winner = ""
+        if "winner" in document:
+            winner = "true" if option["option_id"] == document["winner"] else "false"
         yield (
             poll["id"],
             poll["title"],
@@ -106,7 +120,23 @@ def export_rows(document):
             option["label"],
             option["votes"],
             option["share"],
+            document["ballot_kind"],
+            eliminated_in,
+            final_votes,
+            winner,
         )
+
+
+def _runoff_by_option(document) -> dict[int, tuple[int | str, int]]:
+    """Per option of a ranked poll: the round after which it was eliminated ('' if never)
+    and its votes in the last round it was counted in."""
+    by_option: dict[int, tuple[int | str, int]] = {}
+    for count in document.get("rounds", []):
+        for option in count["options"]:
+            by_option[option["id"]] = ("", option["votes"])
+        for option_id in count["eliminated"]:
+            by_option[option_id] = (count["round"], by_option[option_id][1])
+    return by_option
 
 
 def ledger_complete_since(poll) -> datetime | None:

@@ -160,13 +160,16 @@ class ResultsSerializer(serializers.Serializer[Any]):
     )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
-        """The ranked polls' fields only where the document has them (DRF would write a
-        missing `winner` as null)."""
-        data: dict[str, Any] = super().to_representation(instance)
-        if "rounds" not in instance:
-            data.pop("rounds", None)
-            data.pop("winner", None)
-        return data
+        return _without_missing_runoff(super().to_representation(instance), instance)
+
+
+def _without_missing_runoff(data: dict[str, Any], instance: Any) -> dict[str, Any]:
+    """The ranked polls' fields only where the document has them (DRF would write a
+    missing `winner` as null)."""
+    if "rounds" not in instance:
+        data.pop("rounds", None)
+        data.pop("winner", None)
+    return data
 
 
 class TimelineBucketSerializer(serializers.Serializer[Any]):
@@ -213,9 +216,19 @@ class ExportPollSerializer(serializers.Serializer[Any]):
 class ExportSerializer(serializers.Serializer[Any]):
     poll = ExportPollSerializer()
     tally_version = serializers.IntegerField(help_text="As the results' `version`.")
-    total_votes = serializers.IntegerField()
+    total_votes = serializers.IntegerField(help_text="The ballots.")
     exported_at = serializers.DateTimeField()
+    ballot_kind = serializers.ChoiceField(choices=BallotKind.values)
     options = ExportOptionSerializer(many=True, help_text="In the poll's option order.")
+    rounds = RunoffRoundSerializer(
+        many=True, required=False, help_text="Ranked polls only: the instant runoff."
+    )
+    winner = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Ranked polls only, as in the results."
+    )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return _without_missing_runoff(super().to_representation(instance), instance)
 
 
 class LedgerEntrySerializer(serializers.Serializer[Any]):

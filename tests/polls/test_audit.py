@@ -122,6 +122,8 @@ def test_it_exports_the_closed_tally_as_csv_in_the_documented_order(voted_poll, 
     assert tuple(rows[0]) == EXPORT_COLUMNS == (
         "poll_id", "poll_title", "opens_at", "closes_at", "closed_at", "tally_version",
         "total_votes", "option_id", "option_position", "option_label", "votes", "share",
+        # Appended with ballot kinds, as the contract promises new columns are.
+        "ballot_kind", "eliminated_in_round", "final_round_votes", "winner",
     )  # fmt: skip
     by_label = {row[9]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
     assert [row[9] for row in rows[1:]] == ["Ada", "Grace", "Linus"]

@@ -419,3 +419,68 @@ def test_a_poll_closes_for_ranked_ballots_as_for_single_ones(make_kind_poll, mak
     services.poll_close(poll=poll)
     answer = vote(make_voter("amy"), poll, {"ranking": ids(poll, "Ada")})
     assert answer.status_code == 409 and answer.json()["code"] == "poll_not_open"
+
+
+# --- The audit of a closed ranked poll ------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_closed_ranked_poll_exports_its_runoff_as_json_and_csv(make_kind_poll, make_voter, api):
+    import csv
+    import io
+
+    poll = make_kind_poll("ranked")
+    ada, grace, hedy, radia = ids(poll, *LABELS)
+    ballots = [[ada], [ada, grace], [grace], [grace, ada], [hedy, grace]]
+    for i, ranking in enumerate(ballots):
+        assert vote(make_voter(f"v{i}"), poll, {"ranking": ranking}).status_code == 201
+    services.poll_close(poll=poll)
+    exported = api.get(f"/api/v1/polls/{poll.pk}/results/export.json").json()
+    assert exported["ballot_kind"] == "ranked" and exported["total_votes"] == 5
+    assert exported["winner"] == grace and exported["rounds"] == results(api, poll)["rounds"]
+    table = api.get(f"/api/v1/polls/{poll.pk}/results/export.csv").content.decode()
+    rows = {row["option_label"]: row for row in csv.DictReader(io.StringIO(table))}
+    assert {label: (row["eliminated_in_round"], row["final_round_votes"], row["winner"])
+            for label, row in rows.items()} == {
+        "Ada": ("", "2", "false"),
+        "Grace": ("", "3", "true"),
+        "Hedy": ("2", "1", "false"),
+        "Radia": ("1", "0", "false"),
+    }  # fmt: skip
+    assert {row["ballot_kind"] for row in rows.values()} == {"ranked"}
+    assert rows["Ada"]["votes"] == "2" and rows["Ada"]["share"] == "0.4"  # first preferences
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_multiple_poll_exports_approvals_as_shares_of_ballots(make_kind_poll, make_voter, api):
+    poll = make_kind_poll("multiple")
+    for name, labels in [("a", ("Ada", "Grace")), ("b", ("Ada",))]:
+        assert vote(make_voter(name), poll, {"option_ids": ids(poll, *labels)}).status_code == 201
+    services.poll_close(poll=poll)
+    exported = api.get(f"/api/v1/polls/{poll.pk}/results/export.json").json()
+    assert exported["total_votes"] == 2 and "rounds" not in exported
+    assert [(o["label"], o["votes"], o["share"]) for o in exported["options"]] == [
+        ("Ada", 2, 1.0),
+        ("Grace", 1, 0.5),
+        ("Hedy", 0, 0.0),
+        ("Radia", 0, 0.0),
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("counter", ["polls.BallotTally", "polls.RankingTally"])
+def test_audit_tally_reports_a_ballot_or_ranking_counter_that_drifts(
+    make_kind_poll, make_voter, counter
+):
+    import pgtrigger
+    from django.apps import apps
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    poll = make_kind_poll("ranked")
+    assert vote(make_voter("amy"), poll, {"ranking": ids(poll, "Ada")}).status_code == 201
+    call_command("audit_tally")
+    with pgtrigger.ignore(f"{counter}:tally_written_by_votes_only"):
+        apps.get_model(counter).objects.filter(poll=poll).update(ballots=5)
+    with pytest.raises(CommandError, match="drift"):
+        call_command("audit_tally")

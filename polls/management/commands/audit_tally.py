@@ -1,11 +1,16 @@
-"""Compare the vote counters with the ballots (the tally_audit view); exit 1 on drift."""
+"""Compare the counters with a recount of the ballots (the tally_audit and
+ballot_tally_audit views); exit 1 on drift."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 
 class Command(BaseCommand):
-    help = "Print the counters against COUNT(*) of the votes; exit non-zero on any drift."
+    help = (
+        "Print the counters against a recount of the ballots: per option (single ballots, "
+        "approvals, first preferences) and, for multiple and ranked polls, the ballots and "
+        "the rankings. Exit non-zero on any drift."
+    )
 
     def handle(self, *args, **options):
         with connection.cursor() as cursor:
@@ -19,6 +24,12 @@ class Command(BaseCommand):
                 "FROM tally_audit WHERE drift <> 0 ORDER BY poll_id, option_id"
             )
             drifting = cursor.fetchall()
+            cursor.execute(
+                "SELECT poll_id, counted, ballots, drift, rankings_drifted "
+                "FROM ballot_tally_audit WHERE drift <> 0 OR rankings_drifted <> 0 "
+                "ORDER BY poll_id"
+            )
+            drifting_ballots = cursor.fetchall()
         self.stdout.write(
             f"options: {options_seen}  counted: {counted}  ballots: {ballots}  "
             f"drift: {counted - ballots}"
@@ -28,6 +39,13 @@ class Command(BaseCommand):
                 f"  poll {poll_id} option {option_id} ({label}): "
                 f"counted {c}, ballots {b}, drift {drift:+d}"
             )
-        if drifting:
-            raise CommandError(f"{len(drifting)} option(s) drift")
+        for poll_id, c, b, drift, rankings in drifting_ballots:
+            self.stdout.write(
+                f"  poll {poll_id}: ballots counted {c}, cast {b}, drift {drift:+d}; "
+                f"{rankings} ranking(s) drift"
+            )
+        if drifting or drifting_ballots:
+            raise CommandError(
+                f"{len(drifting)} option(s) and {len(drifting_ballots)} poll(s) drift"
+            )
         self.stdout.write("no drift")
