@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from polls import selectors
+from polls.models import BallotKind
 from polls.status import poll_status
 
 # The live page loads nothing but itself: its one style and one script carry this
@@ -23,6 +24,15 @@ LIVE_PAGE_CSP = (
 )
 
 
+# What the bars count, for the ballot kinds whose bars are not plain votes.
+KIND_NOTES = {
+    BallotKind.MULTIPLE: "Each ballot approves one or more options: a bar is the share of "
+    "ballots that approve it.",
+    BallotKind.RANKED: "Ballots rank the options: the bars are first choices; the instant "
+    "runoff below decides.",
+}
+
+
 @require_safe
 def poll_live(request, poll_id):
     """The live results page: the poll and its options; the results stream fills the bars."""
@@ -33,6 +43,8 @@ def poll_live(request, poll_id):
         "poll": poll,
         "options": poll.options.all(),  # prefetched; Option.Meta.ordering is by position
         "status": poll_status(poll),
+        "kind_note": KIND_NOTES.get(poll.ballot_kind, ""),
+        "total_noun": "votes" if poll.ballot_kind == BallotKind.SINGLE else "ballots",
         "results_url": f"{poll_url}/results",
         "stream_url": f"{poll_url}/results/stream",
         "nonce": nonce,

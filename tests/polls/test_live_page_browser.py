@@ -148,6 +148,46 @@ def test_it_shows_alices_bobs_and_carols_votes_as_they_arrive(
     assert page.errors == []
 
 
+def test_a_ranked_poll_shows_first_choices_and_its_runoff_as_ballots_arrive(
+    web_server, open_page, make_poll, make_voter
+):
+    poll = make_poll(title="Chair", labels=("Ada", "Grace", "Hedy"), ballot_kind="ranked")
+    ada, grace, hedy = (options_of(poll)[label] for label in ("Ada", "Grace", "Hedy"))
+    rankings = [[ada], [ada, grace], [grace], [grace, ada], [hedy, grace]]
+    voters = [make_voter(f"voter{i}") for i in range(len(rankings))]
+
+    page = open_page(f"{web_server.url}/polls/{poll.pk}/live")
+    page.wait_for_function(
+        "() => document.getElementById('runoff-summary').textContent === 'No ballots yet.'",
+        timeout=10_000,
+    )
+    assert "first choices" in page.locator("#kind-note").inner_text()
+    with httpx.Client(base_url=web_server.url, timeout=10) as http:
+        for voter, ranking in zip(voters, rankings, strict=True):
+            response = http.post(
+                f"/api/v1/polls/{poll.pk}/votes",
+                json={"ranking": ranking},
+                headers={"Authorization": f"Bearer {voter.token}"},
+            )
+            assert response.status_code == 201, response.text
+
+    page.wait_for_function(
+        "() => document.getElementById('total-votes').textContent.trim() === '5'",
+        timeout=10_000,
+    )
+    assert page.locator("#runoff-summary").inner_text() == (
+        "Grace wins in round 2, with 3 of 5 ballots still counting."
+    )
+    assert page.locator("#runoff-rounds li").all_inner_texts() == [
+        "Round 1: Ada 2 · Grace 2 · Hedy 1; Hedy out",
+        "Round 2: Ada 2 · Grace 3",
+    ]
+    assert page.locator(f"#option-{ada} .option-figures").inner_text() == "2 first choices · 40%"
+    assert page.locator("#total-noun").inner_text() == "ballots"
+    screenshot(page, "live_page_ranked.png")
+    assert page.errors == []
+
+
 def test_it_says_results_are_hidden_until_the_poll_closes(web_server, open_page, make_poll):
     poll = make_poll(results_visibility="after_close")
 
