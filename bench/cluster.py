@@ -119,15 +119,16 @@ def seed(env, voters):
     return json.loads(next(x for x in out.splitlines() if x.startswith("TOKENS="))[7:])
 
 
-def open_poll(url, staff, title):
-    """An open poll with options Ada and Grace, created over the API."""
+def open_poll(url, staff, title, *, labels=("Ada", "Grace"), ballot_kind="single"):
+    """An open poll (options Ada and Grace by default), created over the API."""
     return httpx.post(
         f"{url}/api/v1/polls",
         headers={"Authorization": f"Bearer {staff}"},
         json={
             "title": title,
             "closes_at": "2099-01-01T00:00:00Z",
-            "options": [{"label": "Ada"}, {"label": "Grace"}],
+            "options": [{"label": label} for label in labels],
+            "ballot_kind": ballot_kind,
         },
         timeout=30,
     ).json()

@@ -66,3 +66,49 @@ def test_it_stores_no_vote_after_closes_at(live_server, make_poll):
     cast_times = list(Vote.objects.values_list("cast_at", flat=True))
     assert len(cast_times) == statuses[201]
     assert max(cast_times) < closes_at
+
+
+def ballot_audit(poll_id):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT counted, ballots, drift, rankings_drifted FROM ballot_tally_audit "
+            "WHERE poll_id = %s",
+            [poll_id],
+        )
+        return cursor.fetchone()
+
+
+def test_it_takes_one_ranked_ballot_from_a_storm_of_200_by_one_voter(live_server, make_poll):
+    poll = make_poll(labels=("Ada", "Grace", "Hedy"), ballot_kind="ranked")
+    ada, grace, hedy = options_of(poll).values()
+    [token] = verified_tokens(1)
+    rankings = ([ada, grace], [grace, hedy, ada], [hedy])
+    jobs = [(poll.pk, {"ranking": rankings[i % 3]}, token) for i in range(200)]
+    responses = storm(live_server.url, jobs, workers=40)
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 1, 409: 199}, statuses
+    assert Vote.objects.count() == 1
+    assert ballot_audit(poll.pk) == (1, 1, 0, 0)
+    assert tally_audit() == (1, 1, 0)  # the one first preference
+
+
+def test_it_counts_600_parallel_ranked_and_multiple_ballots_exactly(live_server, make_poll):
+    ranked = make_poll(labels=("Ada", "Grace", "Hedy"), ballot_kind="ranked")
+    multiple = make_poll(labels=("Ada", "Grace", "Hedy"), ballot_kind="multiple", title="B")
+    r, m = list(options_of(ranked).values()), list(options_of(multiple).values())
+    tokens = verified_tokens(600)
+    jobs = [
+        (ranked.pk, {"ranking": [r[i % 3], r[(i + 1) % 3]][: 1 + i % 2]}, token)
+        if i % 2
+        else (multiple.pk, {"option_ids": m[: 1 + i % 3]}, token)
+        for i, token in enumerate(tokens)
+    ]
+    responses = storm(live_server.url, jobs, workers=32)
+    assert Counter(r.status_code for r in responses) == {201: 600}
+    assert ballot_audit(ranked.pk) == (300, 300, 0, 0)
+    assert ballot_audit(multiple.pk) == (300, 300, 0, 0)
+    counted, ballots, drift = tally_audit()
+    assert drift == 0 and counted == ballots == 300 + sum(1 + i % 3 for i in range(0, 600, 2))
+    call_command("audit_tally")

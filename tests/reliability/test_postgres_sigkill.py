@@ -1,6 +1,7 @@
 """SIGKILL of PostgreSQL under voting load: the postmaster is killed -9 while threads vote
 through a live app server, then restarted on the same data folder. Every acknowledged
-vote survives, none is duplicated, the counters agree, and the outage answers 503."""
+vote survives, none is duplicated, the counters agree with a recount (for ranked ballots,
+the ballot and ranking counters too), and the outage answers 503."""
 
 import os
 import threading
@@ -29,14 +30,24 @@ def server_error(status):
     return isinstance(status, int) and status >= 500 and status not in (503, 504)
 
 
-def test_it_loses_no_acknowledged_vote_to_a_sigkill_of_postgres(scratch, figure):
+def ballot_of(kind, options, i):
+    """Voter i's ballot: single ballots alternate; ranked ones rank two or three options."""
+    if kind == "single":
+        return {"option_id": options[i % 2]["id"]}
+    ranking = [options[(i + k) % 3]["id"] for k in range(3)]
+    return {"ranking": ranking[: 2 + i % 2]}
+
+
+@pytest.mark.parametrize("kind", ["single", "ranked"])
+def test_it_loses_no_acknowledged_vote_to_a_sigkill_of_postgres(scratch, figure, kind):
     postgres = stack.Postgres(scratch).start()
     env = {**os.environ, "DATABASE_URL": postgres.url, "DB_CONNECT_TIMEOUT": "2"}
     postgres.migrate(env)
     staff, *voters = stack.seed(env, VOTERS)
     server = stack.AppServer(env, log=scratch / "app.log", workers=2)
     try:
-        poll = stack.open_poll(server.url, staff, "Crash test")
+        labels = ("Ada", "Grace", "Hedy")
+        poll = stack.open_poll(server.url, staff, "Crash test", labels=labels, ballot_kind=kind)
         statuses, receipts, outage = Counter(), {}, Counter()
 
         restarted, killed = threading.Event(), threading.Event()
@@ -49,7 +60,7 @@ def test_it_loses_no_acknowledged_vote_to_a_sigkill_of_postgres(scratch, figure)
                     response = httpx.post(
                         f"{server.url}/api/v1/polls/{poll['id']}/votes",
                         headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
-                        json={"option_id": poll["options"][i % 2]["id"]},
+                        json=ballot_of(kind, poll["options"], i),
                         timeout=30,
                     )
                 except httpx.TransportError:
@@ -96,6 +107,10 @@ def test_it_loses_no_acknowledged_vote_to_a_sigkill_of_postgres(scratch, figure)
         cursor.execute("SELECT COALESCE(SUM(ABS(drift)), 0) FROM tally_audit")
         drift = cursor.fetchone()[0]
         cursor.execute(
+            "SELECT COALESCE(SUM(ABS(drift) + rankings_drifted), 0) FROM ballot_tally_audit"
+        )
+        drift += cursor.fetchone()[0]
+        cursor.execute(
             "SELECT count(*) FROM (SELECT voter_key FROM polls_vote GROUP BY poll_id, voter_key"
             " HAVING count(*) > 1) d"
         )
@@ -103,7 +118,7 @@ def test_it_loses_no_acknowledged_vote_to_a_sigkill_of_postgres(scratch, figure)
     postgres.stop()
     log = (scratch / "app.log").read_text()
     figure(
-        "postgres_sigkill",
+        f"postgres_sigkill_{kind}",
         voters=VOTERS,
         seconds=f"{elapsed:.1f}",
         acknowledged=len(receipts),

@@ -24,9 +24,10 @@ def insert_vote(poll_id, option_id, voter_key=None):
 
 
 def cast(client, base, poll_id, option_id, token):
+    """A single ballot for option_id, or, given a dict, that ballot's body."""
     return client.post(
         f"{base}/api/v1/polls/{poll_id}/votes",
-        json={"option_id": option_id},
+        json=option_id if isinstance(option_id, dict) else {"option_id": option_id},
         headers={"Authorization": f"Bearer {token}"},
         timeout=30,
     )
