@@ -30,6 +30,7 @@ from bench import (
     out_of_band,
     preload,
     profile,
+    ranked,
     report,
     servers,
 )
@@ -56,6 +57,7 @@ class Config:
     bg_pace_ms: int = 30
     small_preload: int = 1000
     big_preload: int = 1_000_000
+    ranked_ballots: int = 1_000_000
     subscribers: int = 100
     fresh_votes: int = 200
     fresh_rate: float = 20.0
@@ -71,6 +73,7 @@ class Config:
             window=3,
             rounds=1,
             big_preload=100_000,
+            ranked_ballots=100_000,
             fresh_votes=40,
             out_of_band=3,
         )
@@ -189,6 +192,8 @@ class Bench:
         self.cluster()
         if self.profile:
             self.profiles()
+        # Last: every audit after it would recount its million ranked ballots.
+        self.ranked_results()
         self.phase("final audit")
         self.out["final_drift"] = audit.total_drift(self.stack)
         self.say(f"  tally_audit: total drift {self.out['final_drift']}")
@@ -263,14 +268,20 @@ class Bench:
         cfg = self.cfg
         self.phase(
             f"2. HTTP votes: wrk -t{cfg.threads} -c{cfg.connections}, {cfg.window}s a run, "
-            f"{cfg.rounds} rounds of (no-op POST, vote, the reference app's vote)"
+            f"{cfg.rounds} rounds of (no-op POST, vote, multiple and ranked ballots, the "
+            "reference app's vote)"
         )
         polls = fixtures.create_polls(cfg.vote_polls, title="HTTP votes")
+        kinds = {
+            kind: fixtures.create_polls(cfg.vote_polls, title=f"HTTP {kind}", ballot_kind=kind)
+            for kind in ("multiple", "ranked")
+        }
         votes = http_figures.votes(
             self.stack,
             self.base,
             self.tokens,
             polls,
+            kinds=kinds,
             reference=self.reference,
             cfg=cfg,
             say=self.say,
@@ -350,6 +361,17 @@ class Bench:
             "reference_p99_ms": ref_reads["p99_ms"],
             "vs_reference": ratio(small_reads["rate"], ref_reads["rate"]),
         }
+
+    def ranked_results(self):
+        cfg = self.cfg
+        self.phase(
+            f"7. ranked results: {cfg.ranked_ballots:,} ranked ballots over 10 options, "
+            "read cold (bench/ranked.py)"
+        )
+        poll = fixtures.create_polls(1, title="Ranked", ballot_kind="ranked")[0]
+        load = preload.ranked_in_bulk(self.stack, poll, cfg.ranked_ballots)
+        self.say(f"  {load}")
+        self.out["ranked_results"] = ranked.figure(self.stack, self.base, poll, load, say=self.say)
 
     def freshness(self):
         cfg = self.cfg

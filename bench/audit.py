@@ -7,7 +7,12 @@ that phase's polls equal the 201s the clients read (plus what was preloaded).
 
 
 def total_drift(stack):
-    return int(stack.scalar("SELECT COALESCE(sum(abs(drift)), 0) FROM tally_audit"))
+    return int(
+        stack.scalar(
+            "SELECT (SELECT COALESCE(sum(abs(drift)), 0) FROM tally_audit)"
+            " + (SELECT COALESCE(sum(abs(drift) + rankings_drifted), 0) FROM ballot_tally_audit)"
+        )
+    )
 
 
 def phase(stack, name, poll_ids, *, created, preloaded=0):

@@ -77,7 +77,7 @@ def staff_user():
     return user
 
 
-def create_polls(count, *, title):
+def create_polls(count, *, title, ballot_kind="single"):
     """`count` open polls (through polls.services, as the API would) of 10 options each."""
     from django.utils import timezone
 
@@ -93,6 +93,7 @@ def create_polls(count, *, title):
             opens_at=now - timedelta(minutes=1),
             closes_at=now + timedelta(days=1),
             options=[{"label": f"Option {i + 1}"} for i in range(OPTIONS_PER_POLL)],
+            ballot_kind=ballot_kind,
         )
         options = list(poll.options.order_by("position").values_list("id", flat=True))
         polls.append(PollFixture(poll.id, options))

@@ -53,21 +53,32 @@ def warm_up(stack, base, tokens, poll, *, say):
     return audit.phase(stack, "warm-up", [poll.id], created=loads[1].expected)
 
 
-def votes(stack, base, tokens, polls, *, reference, cfg, say):
-    """Figure 2: rounds of (no-op POST, real vote, the reference app's vote), alternating
-    so drifts hit all three. Each round votes in its own polls: a (poll, voter) pair is
-    never sent twice."""
+def votes(stack, base, tokens, polls, *, kinds, reference, cfg, say):
+    """Figure 2: rounds of (no-op POST, real vote, a multiple and a ranked ballot, the
+    reference app's vote), alternating so drifts hit them all. Each round votes in its
+    own polls (`kinds`: the multiple and ranked polls, {kind: polls}): a (poll, voter)
+    pair is never sent twice."""
     per_round = len(polls) // cfg.rounds
     ref_per_round = len(reference.polls) // cfg.rounds
-    loads = {"noop": [], "vote": [], "reference": []}
+    loads = {"noop": [], "vote": [], "multiple": [], "ranked": [], "reference": []}
     for r in range(cfg.rounds):
         mine = polls[r * per_round : (r + 1) * per_round]
         data = write_wrk_data(stack.tmp / f"votes-{r}.txt", tokens, mine)
+        by_kind = {
+            kind: write_wrk_data(
+                stack.tmp / f"{kind}-votes-{r}.txt",
+                tokens,
+                kind_polls[r * per_round : (r + 1) * per_round],
+            )
+            for kind, kind_polls in kinds.items()
+        }
         ref_polls = reference.polls[r * ref_per_round : (r + 1) * ref_per_round]
         ref_data = write_wrk_data(stack.tmp / f"ref-votes-{r}.txt", reference.tokens, ref_polls)
         runs = (
             ("noop", base, "noop-vote", data, ""),
             ("vote", base, "vote", data, ""),
+            ("multiple", base, "vote-multiple", by_kind["multiple"], ""),
+            ("ranked", base, "vote-ranked", by_kind["ranked"], ""),
             ("reference", reference.base, "vote", ref_data, reference_harness.VOTE_PATH),
         )
         for key, target, mode, wrk_data, path in runs:
@@ -83,15 +94,19 @@ def votes(stack, base, tokens, polls, *, reference, cfg, say):
             )
             loads[key].append(load)
             say(_line(load))
-    created = sum(load.expected for load in loads["vote"])
+    created = sum(load.expected for key in ("vote", *kinds) for load in loads[key])
     ref_created = sum(load.expected for load in loads["reference"])
     summary = {key: _summary(runs) for key, runs in loads.items()}
+    voted = [p.id for p in polls] + [p.id for kind_polls in kinds.values() for p in kind_polls]
     return {
         **summary,
         "ratio": ratio(summary["vote"]["rate"], summary["noop"]["rate"]),
         "vs_reference": ratio(summary["vote"]["rate"], summary["reference"]["rate"]),
+        # Multiple and ranked ballots against single ones, in the same rounds.
+        "multiple_vs_single": ratio(summary["multiple"]["rate"], summary["vote"]["rate"]),
+        "ranked_vs_single": ratio(summary["ranked"]["rate"], summary["vote"]["rate"]),
         "runs": [x.as_dict() for runs in loads.values() for x in runs],
-        "audit": audit.phase(stack, "HTTP votes", [p.id for p in polls], created=created),
+        "audit": audit.phase(stack, "HTTP votes", voted, created=created),
         "reference_audit": reference_harness.audit(
             reference, "reference votes", [p.id for p in reference.polls], created=ref_created
         ),

@@ -163,6 +163,19 @@ def goals(run):
         )
     )
     rows.append(_against_reference("2 votes", vote, ref, votes["vs_reference"], 2.0))
+    for kind in ("multiple", "ranked"):
+        kind_ratio = votes.get(f"{kind}_vs_single")
+        if kind_ratio is None and kind not in votes:
+            continue  # a run from before ballot kinds
+        rows.append(
+            (
+                f"2 {kind} ballots / single votes",
+                f"{votes[kind]['rate']:.0f} / {vote['rate']:.0f} per s = {_pct(kind_ratio)}"
+                f" (p99 {_ms(votes[kind]['p99_ms'])} / {_ms(vote['p99_ms'])})",
+                ">= 80 %",
+                kind_ratio is not None and kind_ratio >= 0.80,
+            )
+        )
     res = run["http_results"]
     rows.append(
         (
@@ -209,6 +222,19 @@ def goals(run):
             res["p99_ratio"] is not None and res["p99_ratio"] <= 1.2,
         )
     )
+    ranked = run.get("ranked_results")
+    if ranked is not None:
+        rows.append(
+            (
+                f"7 ranked results, {ranked['ballots']:,} ballots: cold read",
+                f"GET {_ms(ranked['cold_get']['median_ms'])} (max "
+                f"{_ms(ranked['cold_get']['max_ms'])}); runoff "
+                f"{_ms(ranked['runoff']['median_ms'])} over {ranked['distinct_rankings']:,} "
+                f"rankings, {ranked['rounds']} rounds",
+                "< 100 ms",
+                ranked["ok"] and ranked["cold_get"]["max_ms"] < 100,
+            )
+        )
     fresh = run["freshness"]
     rows.append(
         (

@@ -25,7 +25,7 @@ LIVE_PAGE_CSP = (
 
 
 # What the bars count, for the ballot kinds whose bars are not plain votes.
-KIND_NOTES = {
+KIND_NOTES: dict[str, str] = {
     BallotKind.MULTIPLE: "Each ballot approves one or more options: a bar is the share of "
     "ballots that approve it.",
     BallotKind.RANKED: "Ballots rank the options: the bars are first choices; the instant "

@@ -26,86 +26,116 @@ CREATE OR REPLACE FUNCTION poll_runoff(poll_id bigint) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
-    -- The grouped rankings, one element per (ranking, place): which ranking, the place,
-    -- the option there, and how many ballots hold that ranking.
-    e_group bigint[];
-    e_place bigint[];
-    e_option bigint[];
-    e_ballots bigint[];
+    -- Options by their place in the poll, numbered 1..k: their `ids` and `positions`.
+    ids bigint[];
+    positions integer[];
+    k integer;
+    -- The distinct rankings, numbered 1..g: how many ballots hold each (`ballots`), and
+    -- their options one after another (`flat`, as option numbers), ranking r's from
+    -- flat[first[r]] to flat[first[r + 1] - 1]; `at[r]` is where in flat its highest
+    -- option still in the count stands (0 once it has none: exhausted).
+    ballots bigint[];
+    flat integer[];
+    first integer[];
+    at integer[];
+    g integer;
     total bigint;
-    -- The options still in the count, in the poll's order, and their tie-breakers.
-    continuing bigint[];
-    positions jsonb;
-    firsts jsonb := '{}';
-    eliminated bigint[] := '{}';
-    counts jsonb;
+    out boolean[];  -- by option number: eliminated
+    counts bigint[];
+    firsts bigint[];
+    exhausted bigint := 0;
     active bigint;
-    leader bigint;
-    leader_votes bigint;
-    loser bigint;
+    leader integer;
+    loser integer;
+    moved integer[];
+    r integer;
     round_number integer := 0;
     rounds jsonb := '[]';
     winner bigint;
 BEGIN
-    SELECT array_agg(g.id ORDER BY g.id, u.place), array_agg(u.place ORDER BY g.id, u.place),
-           array_agg(u.option_id ORDER BY g.id, u.place), array_agg(g.n ORDER BY g.id, u.place)
-    INTO e_group, e_place, e_option, e_ballots
-    FROM (SELECT row_number() OVER () AS id, t.ranking, t.n
-          FROM (SELECT r.ranking, sum(r.ballots)::bigint AS n
-                FROM polls_rankingtally r WHERE r.poll_id = poll_id
-                GROUP BY r.ranking) t) g,
-         unnest(g.ranking) WITH ORDINALITY AS u(option_id, place);
-    SELECT coalesce(sum(r.ballots), 0)::bigint INTO total
-    FROM polls_rankingtally r WHERE r.poll_id = poll_id;
-    SELECT array_agg(o.id ORDER BY o.position), jsonb_object_agg(o.id, o.position)
-    INTO continuing, positions
+    SELECT array_agg(o.id ORDER BY o.position), array_agg(o.position ORDER BY o.position)
+    INTO ids, positions
     FROM polls_option o WHERE o.poll_id = poll_id;
-    IF total = 0 OR continuing IS NULL THEN
+    k := coalesce(cardinality(ids), 0);
+    SELECT array_agg(t.n ORDER BY t.ranking), array_agg(cardinality(t.ranking) ORDER BY t.ranking)
+    INTO ballots, first
+    FROM (SELECT r.ranking, sum(r.ballots)::bigint AS n
+          FROM polls_rankingtally r WHERE r.poll_id = poll_id
+          GROUP BY r.ranking) t;
+    g := coalesce(cardinality(ballots), 0);
+    IF g = 0 OR k = 0 THEN
         RETURN jsonb_build_object('rounds', '[]'::jsonb, 'winner', NULL);
     END IF;
+    SELECT array_agg(array_position(ids, u.option_id)::integer ORDER BY t.ranking, u.place)
+    INTO flat
+    FROM (SELECT DISTINCT r.ranking FROM polls_rankingtally r WHERE r.poll_id = poll_id) t,
+         unnest(t.ranking) WITH ORDINALITY AS u(option_id, place);
+    -- first[r]: the running sum of the lengths before r (first holds the lengths so far).
+    SELECT array_agg(s.start ORDER BY s.r) INTO first
+    FROM (SELECT l.r, 1 + sum(l.len) OVER (ORDER BY l.r) - l.len AS start
+          FROM unnest(first) WITH ORDINALITY AS l(len, r)) s;
+    first := first || (cardinality(flat) + 1);
+    at := first[1:g];
+    out := array_fill(false, ARRAY[k]);
+    counts := array_fill(0::bigint, ARRAY[k]);
+    total := 0;
+    FOR r IN 1..g LOOP
+        counts[flat[at[r]]] := counts[flat[at[r]]] + ballots[r];
+        total := total + ballots[r];
+    END LOOP;
+    firsts := counts;
 
     LOOP
         round_number := round_number + 1;
-        -- Each ranking's highest option still in the count; then the votes per option.
-        SELECT coalesce(jsonb_object_agg(t.top, t.votes), '{}'), coalesce(sum(t.votes), 0)
-        INTO counts, active
-        FROM (SELECT h.top, sum(h.n)::bigint AS votes
-              FROM (SELECT (min(ARRAY[e.place, e.option_id]))[2] AS top, max(e.n) AS n
-                    FROM unnest(e_group, e_place, e_option, e_ballots) AS e(grp, place, option_id, n)
-                    WHERE e.option_id <> ALL (eliminated)
-                    GROUP BY e.grp) h
-              GROUP BY h.top) t;
-        IF round_number = 1 THEN
-            firsts := counts;
-        END IF;
-        SELECT c.id, coalesce((counts ->> c.id::text)::bigint, 0) INTO leader, leader_votes
-        FROM unnest(continuing) AS c(id)
-        ORDER BY coalesce((counts ->> c.id::text)::bigint, 0) DESC LIMIT 1;
-        IF leader_votes * 2 > active OR cardinality(continuing) = 1 THEN
-            IF leader_votes * 2 > active THEN
-                winner := leader;
+        active := total - exhausted;
+        leader := NULL;
+        loser := NULL;
+        FOR i IN 1..k LOOP
+            CONTINUE WHEN out[i];
+            IF leader IS NULL OR counts[i] > counts[leader] THEN
+                leader := i;
             END IF;
-            loser := NULL;
-        ELSE
             -- The fewest votes; then the fewest first preferences; then listed last.
-            SELECT c.id INTO loser
-            FROM unnest(continuing) AS c(id)
-            ORDER BY coalesce((counts ->> c.id::text)::bigint, 0),
-                     coalesce((firsts ->> c.id::text)::bigint, 0),
-                     (positions ->> c.id::text)::integer DESC
-            LIMIT 1;
+            IF loser IS NULL OR counts[i] < counts[loser]
+               OR (counts[i] = counts[loser] AND firsts[i] < firsts[loser])
+               OR (counts[i] = counts[loser] AND firsts[i] = firsts[loser]
+                   AND positions[i] > positions[loser]) THEN
+                loser := i;
+            END IF;
+        END LOOP;
+        IF counts[leader] * 2 > active THEN
+            winner := ids[leader];
+            loser := NULL;
+        ELSIF leader = loser THEN
+            loser := NULL;  -- one option left, and no ballot active: no winner
         END IF;
         rounds := rounds || jsonb_build_array(jsonb_build_object(
             'round', round_number,
-            'options', (SELECT jsonb_agg(jsonb_build_object(
-                            'id', c.id, 'votes', coalesce((counts ->> c.id::text)::bigint, 0))
-                            ORDER BY c.n)
-                        FROM unnest(continuing) WITH ORDINALITY AS c(id, n)),
-            'eliminated', CASE WHEN loser IS NULL THEN '[]'::jsonb ELSE jsonb_build_array(loser) END,
-            'exhausted', total - active));
+            'options', (SELECT jsonb_agg(jsonb_build_object('id', ids[i], 'votes', counts[i])
+                                         ORDER BY i)
+                        FROM generate_series(1, k) AS i WHERE NOT out[i]),
+            'eliminated', CASE WHEN loser IS NULL THEN '[]'::jsonb
+                               ELSE jsonb_build_array(ids[loser]) END,
+            'exhausted', exhausted));
         EXIT WHEN loser IS NULL;
-        eliminated := eliminated || loser;
-        continuing := array_remove(continuing, loser);
+        -- Only the rankings whose highest option goes out move: to their next option
+        -- still in the count, or to the exhausted.
+        out[loser] := true;
+        SELECT array_agg(m.r) INTO moved
+        FROM unnest(at) WITH ORDINALITY AS m(pos, r) WHERE flat[m.pos] = loser;
+        FOREACH r IN ARRAY coalesce(moved, '{}') LOOP
+            at[r] := at[r] + 1;
+            WHILE at[r] < first[r + 1] AND out[flat[at[r]]] LOOP
+                at[r] := at[r] + 1;
+            END LOOP;
+            IF at[r] < first[r + 1] THEN
+                counts[flat[at[r]]] := counts[flat[at[r]]] + ballots[r];
+            ELSE
+                exhausted := exhausted + ballots[r];
+                at[r] := 0;  -- flat[0] is NULL: no option of a later round matches it
+            END IF;
+        END LOOP;
+        counts[loser] := 0;
     END LOOP;
     RETURN jsonb_build_object('rounds', rounds, 'winner', winner);
 END;

@@ -3,6 +3,8 @@
 -- wrk -s load.lua URL -- DATAFILE MODE WINDOW_S PACE_MS NTHREADS [PATH]
 --   MODE vote:      POST /api/v1/polls/{poll}/votes (or PATH, with {poll} replaced: the
 --                   reference app's vote), a distinct (poll, voter) pair each
+--   MODE vote-multiple, vote-ranked: the same, with a multiple ballot of two options
+--                   ({"option_ids": [...]}) or a ranked one of three ({"ranking": [...]})
 --   MODE noop-vote: POST /api/v1/bench/noop-vote, same tokens and bodies
 --   MODE get:       GET PATH (results or the no-op GET), anonymous
 --
@@ -93,10 +95,19 @@ function request()
   local option = poll.options[(n % #poll.options) + 1]
   json_headers["Authorization"] = "Bearer " .. mine[(n % L) + 1]
   local path = "/api/v1/bench/noop-vote"
-  if mode == "vote" then
+  if mode ~= "noop-vote" then
     path = (get_path ~= "" and get_path or "/api/v1/polls/{poll}/votes"):gsub("{poll}", poll.id)
   end
-  return wrk.format("POST", path, json_headers, '{"option_id":' .. option .. '}')
+  local body = '{"option_id":' .. option .. '}'
+  if mode == "vote-multiple" or mode == "vote-ranked" then
+    local picked = {}
+    for j = 0, (mode == "vote-ranked" and 2 or 1) do
+      table.insert(picked, poll.options[((n + j) % #poll.options) + 1])
+    end
+    local field = (mode == "vote-ranked") and "ranking" or "option_ids"
+    body = '{"' .. field .. '":[' .. table.concat(picked, ",") .. ']}'
+  end
+  return wrk.format("POST", path, json_headers, body)
 end
 
 function response(status, headers, body)
