@@ -1,8 +1,8 @@
 -- polls_reader: the least-privilege group role for DBAs and reporting tools.
 --
 -- Guarantees: a NOLOGIN role (created only if missing: roles are cluster-wide) that may
--- connect to this database and SELECT the tally views (poll_results, tally_audit,
--- ballot_tally_audit), the snapshots (poll_results_mv, vote_timeline_mv) and their
+-- connect to this database and SELECT the tally views (poll_results,
+-- poll_results_version, tally_audit, ballot_tally_audit), the snapshots (poll_results_mv, vote_timeline_mv) and their
 -- refresh times (polls_resultssnapshot), and call polls_costly_statements()
 -- (sql/polls_costly_statements.sql) and poll_runoff() (the rounds of a ranked poll, no
 -- ranking), and nothing else: no identity rows (identity_voteridentity), no accounts
@@ -38,5 +38,5 @@ GRANT USAGE ON SCHEMA public TO polls_reader;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM polls_reader;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
 
-GRANT SELECT ON poll_results, tally_audit, ballot_tally_audit, poll_results_mv,
-    vote_timeline_mv, polls_resultssnapshot TO polls_reader;
+GRANT SELECT ON poll_results, poll_results_version, tally_audit, ballot_tally_audit,
+    poll_results_mv, vote_timeline_mv, polls_resultssnapshot TO polls_reader;

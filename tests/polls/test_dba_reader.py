@@ -15,7 +15,14 @@ from tests.support.votes import options_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-READABLE = ["poll_results", "tally_audit", "poll_results_mv", "vote_timeline_mv"]
+READABLE = [
+    "poll_results",
+    "poll_results_version",
+    "tally_audit",
+    "ballot_tally_audit",
+    "poll_results_mv",
+    "vote_timeline_mv",
+]
 READABLE_TABLES = ["polls_resultssnapshot"]
 REFUSED = [
     "identity_voteridentity",
@@ -24,6 +31,11 @@ REFUSED = [
     "polls_vote",
     "polls_idempotencykey",
     "polls_optiontally",
+    # A multiple or ranked ballot's options, and the rankings: a rare ranking can sign a
+    # ballot (docs/privacy.md).
+    "polls_choice",
+    "polls_ballottally",
+    "polls_rankingtally",
 ]
 
 
@@ -133,4 +145,23 @@ def test_it_documents_every_view_and_column():
             "SELECT count(*) FROM pg_class WHERE relkind IN ('v', 'm') AND relname = ANY(%s)",
             [READABLE],
         )
-        assert cursor.fetchone() == (4,)
+        assert cursor.fetchone() == (6,)
+
+
+def test_it_lets_dana_follow_a_runoff_but_never_see_a_ranking(dana, make_poll, make_voter):
+    poll = make_poll(labels=("Ada", "Grace"), ballot_kind="ranked")
+    ada, grace = options_of(poll).values()
+    for name, ranking in (("alice", [ada, grace]), ("bob", [grace])):
+        response = make_voter(name).post(
+            f"/api/v1/polls/{poll.pk}/votes", {"ranking": ranking}, format="json"
+        )
+        assert response.status_code == 201, response.content
+    dana.execute("SELECT poll_runoff(%s)->'winner'", [poll.pk])
+    assert dana.fetchone() is not None
+    dana.execute(
+        "SELECT counted, drift, rankings_drifted FROM ballot_tally_audit WHERE poll_id = %s",
+        [poll.pk],
+    )
+    assert dana.fetchone() == (2, 0, 0)
+    with pytest.raises(errors.InsufficientPrivilege):
+        dana.execute("SELECT ranking FROM polls_rankingtally")
