@@ -160,14 +160,35 @@ class PollListApi(APIView):
         },
         examples=[
             OpenApiExample(
-                "create",
+                "single choice",
                 request_only=True,
                 value={
                     "title": "Board election 2027",
                     "closes_at": "2027-01-31T18:00:00Z",
                     "options": [{"label": "Ada"}, {"label": "Grace"}],
                 },
-            )
+            ),
+            OpenApiExample(
+                "choose up to two (multiple)",
+                request_only=True,
+                value={
+                    "title": "Which workshops should run?",
+                    "closes_at": "2027-01-31T18:00:00Z",
+                    "ballot_kind": "multiple",
+                    "max_choices": 2,
+                    "options": [{"label": "Rust"}, {"label": "SQL"}, {"label": "Django"}],
+                },
+            ),
+            OpenApiExample(
+                "ranked (instant runoff)",
+                request_only=True,
+                value={
+                    "title": "Chair 2027",
+                    "closes_at": "2027-01-31T18:00:00Z",
+                    "ballot_kind": "ranked",
+                    "options": [{"label": "Ada"}, {"label": "Grace"}, {"label": "Hedy"}],
+                },
+            ),
         ],
     )
     def post(self, request):

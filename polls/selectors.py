@@ -4,13 +4,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
-from django.db.models import QuerySet, Sum
+from django.db import connection
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from polls import errors
 from polls.models import (
-    OptionTally,
     Poll,
     ResultsSnapshot,
     ResultsVisibility,
@@ -56,14 +56,16 @@ def _refuse_unless_visible(poll: _P | None, user) -> _P:
 
 
 def poll_totals(poll_ids) -> dict[int, int]:
-    """Total votes per poll, from the counters (never a COUNT over votes)."""
-    rows = (
-        OptionTally.objects.filter(poll_id__in=list(poll_ids))
-        .values("poll_id")
-        .annotate(total=Sum("votes"))
-        .values_list("poll_id", "total")
-    )
-    return dict(rows)
+    """Ballots per poll, from the counters (never a COUNT over votes): what
+    poll_results_version says, which sums a single poll's option counters and a multiple
+    or ranked poll's ballot counters (their option counters are approvals and first
+    preferences). One query for any number of polls."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT poll_id, total_votes FROM poll_results_version WHERE poll_id = ANY(%s)",
+            [list(poll_ids)],
+        )
+        return dict(cursor.fetchall())
 
 
 def vote_of(poll, user) -> Vote | None:

@@ -57,6 +57,7 @@ from poll_client.models import (
     LoginOutput,
     LoginRequest,
     MyVote,
+    BallotKindEnum,
     Option,
     OptionCreateRequest,
     PaginatedLedgerEntryList,
@@ -68,6 +69,7 @@ from poll_client.models import (
     PollStatusEnum,
     PollUpdateRequest,
     Problem,
+    ProblemErrors,
     ReceiptCheck,
     RegisterRequest,
     Results,
@@ -208,6 +210,42 @@ def run(base_url: str, staff: tuple[str, str], national_id: str, date_of_birth: 
     read = v1_polls_results_retrieve.sync_detailed(poll.id, client=anonymous)
     results = expect(read, HTTPStatus.OK, Results)
     assert results.total_votes == 1 and results.poll_id == poll.id
+    assert results.ballot_kind == BallotKindEnum.SINGLE
+
+    # A ranked poll: its ballot is a ranking, judged whole; its results carry the runoff.
+    ranked = expect(
+        v1_polls_create.sync_detailed(
+            client=staff_client,
+            body=PollCreateRequest(
+                title="Chair",
+                closes_at=datetime.now(UTC) + timedelta(hours=1),
+                options=[OptionCreateRequest(label="Ada"), OptionCreateRequest(label="Grace")],
+                ballot_kind=BallotKindEnum.RANKED,
+            ),
+        ),
+        HTTPStatus.CREATED,
+        Poll,
+    )
+    assert ranked.ballot_kind == BallotKindEnum.RANKED and ranked.max_choices == 2
+    ada, grace = (o.id for o in ranked.options)
+    wrong_shape = v1_polls_votes_create.sync_detailed(
+        ranked.id, client=alice, body=VoteCastRequest(option_id=ada)
+    )
+    errors = problem(wrong_shape, HTTPStatus.BAD_REQUEST, "validation_error").errors
+    assert isinstance(errors, ProblemErrors) and "option_id" in errors.additional_properties
+    twice_ranked = v1_polls_votes_create.sync_detailed(
+        ranked.id, client=alice, body=VoteCastRequest(ranking=[ada, ada])
+    )
+    problem(twice_ranked, HTTPStatus.BAD_REQUEST, "duplicate_choice")
+    cast = v1_polls_votes_create.sync_detailed(
+        ranked.id, client=alice, body=VoteCastRequest(ranking=[grace, ada])
+    )
+    expect(cast, HTTPStatus.CREATED, VoteReceipt)
+    runoff = expect(
+        v1_polls_results_retrieve.sync_detailed(ranked.id, client=anonymous), HTTPStatus.OK, Results
+    )
+    assert runoff.ballot_kind == BallotKindEnum.RANKED and runoff.winner == grace
+    assert isinstance(runoff.rounds, list) and runoff.rounds[0].options[1].votes == 1
     etag = read.headers["ETag"]
     unchanged = v1_polls_results_retrieve.sync_detailed(
         poll.id, client=anonymous, if_none_match=etag

@@ -316,6 +316,7 @@ def test_approvals_are_counted_and_shares_are_of_ballots(make_kind_poll, make_vo
     assert votes_by_label(document, poll) == {"Ada": 3, "Grace": 1, "Hedy": 1, "Radia": 0}
     assert [o["share"] for o in document["options"]] == [1.0, 0.333333, 0.333333, 0]
     assert "rounds" not in document
+    assert api.get(f"/api/v1/polls/{poll.pk}").json()["total_votes"] == 3  # ballots
     with connection.cursor() as cursor:
         cursor.execute("SELECT sum(abs(drift)) FROM tally_audit WHERE poll_id = %s", [poll.pk])
         assert cursor.fetchone() == (0,)

@@ -115,6 +115,29 @@ async function main(): Promise<void> {
   const first: Results = JSON.parse(dataLine.replace(/^data: /, ""));
   check(first.poll_id === pollId && first.total_votes === 1, "stream data", first);
 
+  // A ranked poll: a ranking, most preferred first; its results carry the runoff.
+  const ranked = await staff.POST("/api/v1/polls", {
+    body: {
+      title: "Chair",
+      closes_at: new Date(Date.now() + 3_600_000).toISOString(),
+      options: [{ label: "Ada" }, { label: "Grace" }],
+      ballot_kind: "ranked",
+    },
+  });
+  check(ranked.data?.ballot_kind === "ranked", "ranked poll", ranked.error);
+  const rankedPath = { poll_id: ranked.data.id };
+  const [ada, grace] = ranked.data.options.map((o) => o.id);
+  const ranking = await bob.POST("/api/v1/polls/{poll_id}/votes", {
+    params: { path: rankedPath },
+    body: { ranking: [grace, ada] },
+  });
+  check(ranking.data !== undefined, "ranked vote", ranking.error);
+  const runoff = await anonymous.GET("/api/v1/polls/{poll_id}/results", {
+    params: { path: rankedPath },
+  });
+  const winner: number | null | undefined = runoff.data?.winner;
+  check(winner === grace && runoff.data?.rounds?.length === 1, "runoff", runoff.data);
+
   // Audit after close; a dead token is refused even on a public read.
   const closed = await staff.POST("/api/v1/polls/{poll_id}/close", { params: { path } });
   check(closed.data?.status === "closed", "close", closed.error);
