@@ -53,11 +53,11 @@ from poll_client.api.webhooks import (
     v1_webhooks_list,
 )
 from poll_client.models import (
+    BallotKindEnum,
     Export,
     LoginOutput,
     LoginRequest,
     MyVote,
-    BallotKindEnum,
     Option,
     OptionCreateRequest,
     PaginatedLedgerEntryList,
