@@ -172,9 +172,7 @@ def results_frame(poll_id) -> Frame | None:
 
 def frame_of(results) -> Frame:
     """The SSE frame of a RenderedResults."""
-    return Frame(
-        results.version, results.etag, sse("results", results.body.decode()), results.body
-    )
+    return Frame(results.version, results.etag, sse("results", results.body.decode()), results.body)
 
 
 def sse(event, data) -> str:

@@ -50,8 +50,8 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "GraphQL only supports GET and POST requests.": (405, "method_not_allowed"),
     "mutations are not allowed when using GET": (405, "method_not_allowed"),
     "Not Found": (404, "not_found"),  # GET without a query where GraphiQL is off
-    "Streaming responses are not supported in sync mode": (406, "not_acceptable"),
 }
+USE_STREAM_ENDPOINT = "use_stream_endpoint"
 STREAM_ELSEWHERE = (
     "Subscriptions are served at /api/graphql/stream, over Server-Sent Events (graphql-sse)."
 )
@@ -88,12 +88,10 @@ def _headers(extensions: Mapping[str, Any]) -> dict[str, str]:
 def _refused(exc: HTTPException) -> HttpResponse:
     reason = exc.reason
     if reason.startswith("subscriptions are not allowed"):
-        return refusal(400, "not_acceptable", STREAM_ELSEWHERE)
+        return refusal(400, USE_STREAM_ENDPOINT, STREAM_ELSEWHERE)
     if reason.startswith(("Can't get GraphQL operation type", "Unknown operation named")):
         return refusal(400, errors.VALIDATION_FAILED, reason)
     status, code = REFUSALS.get(reason, (exc.status_code, "bad_request"))
-    if reason == "Streaming responses are not supported in sync mode":
-        reason = STREAM_ELSEWHERE
     return refusal(status, code, reason)
 
 
