@@ -230,7 +230,7 @@ class StreamGraphQLView(ContractErrors, strawberry_views.AsyncGraphQLView):  # t
             # The API server holds no stream (see polls/stream_apis.py); where no front
             # routes streams to the stream server, it answers as a full one does.
             return refusal_for(self.no_stream_refusal())
-        if not self._stream_transport_map[GRAPHQL_SSE_PROTOCOL].accepts(
+        if not self._stream_transport_map[ResultsEventStream.protocol].accepts(
             request.headers.get("Accept", "")
         ):
             return refusal(406, "not_acceptable", "Send Accept: text/event-stream (graphql-sse).")
