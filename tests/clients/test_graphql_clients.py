@@ -12,9 +12,7 @@
   vote's. Where the npm registry cannot be reached, these skip with a message.
 """
 
-import hashlib
 import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -23,7 +21,7 @@ from gql import Client, GraphQLRequest, gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
 
-from tests.clients.test_generated_clients import PASSWORD, Node, run, staff_user
+from tests.clients.test_generated_clients import PASSWORD, Node, pinned_tools, run, staff_user
 from tests.support.citizens import CITIZENS
 
 HERE = Path(__file__).resolve().parent
@@ -154,20 +152,10 @@ def test_the_gql_client_builds_the_poll_page_and_votes(web_server):
 
 @pytest.fixture(scope="module")
 def typescript(tmp_path_factory):
-    """A directory with the pinned tools installed (kept in var/cache between runs, keyed
-    by the lock file) and generated.ts generated from the committed schema.graphql."""
+    """A directory with the pinned tools installed (pinned_tools) and generated.ts
+    generated from the committed schema.graphql."""
     node = Node()
-    lock = (TS / "package-lock.json").read_bytes()
-    tools = ROOT / "var" / "cache" / "client-tools" / hashlib.sha256(lock).hexdigest()[:12]
-    if not (tools / "node_modules" / ".package-lock.json").exists():
-        ping = [*node.npm, "ping"]
-        reachable = subprocess.run(ping, env=node.env, capture_output=True, text=True, timeout=60)
-        if reachable.returncode != 0:
-            pytest.skip(f"the npm registry cannot be reached: {reachable.stderr.strip()[-200:]}")
-        tools.mkdir(parents=True, exist_ok=True)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(TS / name, tools / name)
-        run([*node.npm, "ci", "--no-audit", "--no-fund"], cwd=tools, env=node.env, timeout=600)
+    tools = pinned_tools(node, TS)
     work = tmp_path_factory.mktemp("graphql-ts")
     for name in ("package.json", "tsconfig.json", "codegen.yml", "operations.graphql", "flow.ts"):
         shutil.copy(TS / name, work / name)
