@@ -31,33 +31,38 @@ from polls import models, selectors, services
 from polls.apis import VoteCastApi
 from polls.results import RenderedResults
 from polls.serializers import PollSerializer
-from polls.status import STATUSES, poll_status
+from polls.status import poll_status
 from polls.stream_apis import ANONYMOUS_FIRST_FRAMES, StreamCapacityReached
 from polls.stream_hub import Frame, frame_of, hub
 from polls.urls import PollIdConverter, ReceiptConverter
 from pollsite.graphql.context import RequestContext
-from pollsite.graphql.pagination import page_of
+from pollsite.graphql.pagination import Page, page_of
 from pollsite.replicas import read_replica_or_primary
 
 Info = strawberry.Info[RequestContext, None]
 
 # --- Enums: the models' own choices, under GraphQL's names (upper case) ---------------
 
-PollStatus = strawberry.enum(
-    Enum("PollStatus", {status.upper(): status for status in STATUSES}),  # type: ignore[misc]
-    description="draft (staff only), scheduled, open or closed: by the database's clock.",
+
+@strawberry.enum(
+    description="draft (staff only), scheduled, open or closed: by the database's clock."
 )
-BallotKind = strawberry.enum(
-    Enum("BallotKind", {kind.name: kind.value for kind in models.BallotKind}),  # type: ignore[misc]
+class PollStatus(Enum):
+    # polls/status.py's STATUSES (tests/polls/test_graphql.py holds the two together)
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+# The models' own choices are the GraphQL enums (strawberry.enum returns the class).
+strawberry.enum(
+    models.BallotKind,
     description="single: optionId; multiple: optionIds; ranked: ranking, most preferred "
     "first, counted by instant runoff.",
 )
-ResultsVisibility = strawberry.enum(
-    Enum("ResultsVisibility", {v.name: v.value for v in models.ResultsVisibility}),  # type: ignore[misc]
-)
-EventType = strawberry.enum(
-    Enum("PollEventType", {t.name: t.value for t in models.PollEvent.Type}),  # type: ignore[misc]
-)
+strawberry.enum(models.ResultsVisibility)
+strawberry.enum(models.PollEvent.Type, name="PollEventType")
 
 
 def poll_id_of(value: object) -> int:
@@ -113,11 +118,11 @@ class RunoffRound:
 )
 class Results:
     poll_id: strawberry.ID
-    status: PollStatus  # type: ignore[valid-type]
+    status: PollStatus
     total_votes: int = strawberry.field(description="The ballots.")
     version: int = strawberry.field(description="Only grows; changes with every ballot.")
     as_of: datetime = strawberry.field(description="When these counts were read.")
-    ballot_kind: BallotKind  # type: ignore[valid-type]
+    ballot_kind: models.BallotKind
     options: list[ResultsOption]
     rounds: list[RunoffRound] | None = strawberry.field(
         description="Ranked polls only: the instant runoff, round by round; else null."
@@ -144,7 +149,7 @@ def _results_of(body: bytes) -> Results:
         total_votes=document["total_votes"],
         version=document["version"],
         as_of=datetime.fromisoformat(document["as_of"]),
-        ballot_kind=BallotKind(document["ballot_kind"]),
+        ballot_kind=models.BallotKind(document["ballot_kind"]),
         options=[
             ResultsOption(
                 id=strawberry.ID(str(o["id"])), label=o["label"], votes=o["votes"], share=o["share"]
@@ -237,8 +242,8 @@ class PollEventType:
     )
 
     @strawberry.field
-    def type(self, root: strawberry.Parent[models.PollEvent]) -> EventType:  # type: ignore[valid-type]
-        return EventType(root.type)
+    def type(self, root: strawberry.Parent[models.PollEvent]) -> models.PollEvent.Type:
+        return models.PollEvent.Type(root.type)
 
 
 @strawberry.type(description="Your own vote in a poll (any account of your national ID).")
@@ -258,16 +263,16 @@ class PollType:
     min_choices: int = strawberry.field(description="Fewest options a ballot chooses.")
 
     @strawberry.field
-    def status(self, root: strawberry.Parent[models.Poll]) -> PollStatus:  # type: ignore[valid-type]
+    def status(self, root: strawberry.Parent[models.Poll]) -> PollStatus:
         return PollStatus(poll_status(root))
 
     @strawberry.field
-    def results_visibility(self, root: strawberry.Parent[models.Poll]) -> ResultsVisibility:  # type: ignore[valid-type]
-        return ResultsVisibility(root.results_visibility)
+    def results_visibility(self, root: strawberry.Parent[models.Poll]) -> models.ResultsVisibility:
+        return models.ResultsVisibility(root.results_visibility)
 
     @strawberry.field
-    def ballot_kind(self, root: strawberry.Parent[models.Poll]) -> BallotKind:  # type: ignore[valid-type]
-        return BallotKind(root.ballot_kind)
+    def ballot_kind(self, root: strawberry.Parent[models.Poll]) -> models.BallotKind:
+        return models.BallotKind(root.ballot_kind)
 
     @strawberry.field(description="Most options a ballot chooses.")
     def max_choices(self, root: strawberry.Parent[models.Poll]) -> int:
@@ -334,7 +339,7 @@ class PollsQuery:
     def polls(
         self,
         info: Info,
-        status: PollStatus | None = None,  # type: ignore[valid-type]
+        status: PollStatus | None = None,
         page: int = 1,
         page_size: Annotated[
             int | None,
@@ -343,7 +348,7 @@ class PollsQuery:
     ) -> PollPage:
         user = info.context.user()
         polls = selectors.poll_list_visible_to(user, status=status.value if status else None)
-        found = page_of(polls, page=page, page_size=page_size)
+        found: Page[models.Poll] = page_of(polls, page=page, page_size=page_size)
         return PollPage(
             total_count=found.total_count,
             page=found.page,

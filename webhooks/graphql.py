@@ -2,7 +2,6 @@
 over webhooks/selectors.py, as REST's webhooks/apis.py."""
 
 from datetime import datetime
-from enum import Enum
 from types import SimpleNamespace
 from typing import Annotated, Any
 
@@ -10,23 +9,22 @@ import strawberry
 import strawberry_django
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 
-from polls.graphql import EventType, poll_id_of
+from polls.graphql import poll_id_of
+from polls.models import PollEvent
 from polls.permissions import IsStaff
 from pollsite.graphql.context import RequestContext
-from pollsite.graphql.pagination import page_of
+from pollsite.graphql.pagination import Page, page_of
 from webhooks import models, selectors
 
 Info = strawberry.Info[RequestContext, None]
 
-DeliveryStatus = strawberry.enum(
-    Enum("DeliveryStatus", {s.name: s.value for s in models.Delivery.Status}),  # type: ignore[misc]
-)
+strawberry.enum(models.Delivery.Status, name="DeliveryStatus")
 
 
 def _refuse_unless_staff(user: Any) -> None:
     """REST's IsStaff, answered as DRF answers it: not_authenticated without a token,
     permission_denied with one."""
-    if IsStaff().has_permission(SimpleNamespace(user=user), None):  # type: ignore[arg-type]
+    if IsStaff().has_permission(SimpleNamespace(user=user), None):
         return
     raise PermissionDenied() if user.is_authenticated else NotAuthenticated()
 
@@ -46,16 +44,16 @@ class DeliveryType:
     delivered_at: datetime | None
 
     @strawberry.field
-    def event_type(self, root: strawberry.Parent[models.Delivery]) -> EventType:  # type: ignore[valid-type]
-        return EventType(root.event.type)
+    def event_type(self, root: strawberry.Parent[models.Delivery]) -> PollEvent.Type:
+        return PollEvent.Type(root.event.type)
 
     @strawberry.field
     def poll_id(self, root: strawberry.Parent[models.Delivery]) -> strawberry.ID:
         return strawberry.ID(str(root.event.poll_id))
 
     @strawberry.field
-    def status(self, root: strawberry.Parent[models.Delivery]) -> DeliveryStatus:  # type: ignore[valid-type]
-        return DeliveryStatus(root.status)
+    def status(self, root: strawberry.Parent[models.Delivery]) -> models.Delivery.Status:
+        return models.Delivery.Status(root.status)
 
     @strawberry.field
     def attempts(self, root: strawberry.Parent[models.Delivery]) -> list[AttemptType]:
@@ -80,8 +78,8 @@ class EndpointType:
     disabled_reason: str = strawberry.field(description="Why it was disabled; empty if not.")
 
     @strawberry.field
-    def events(self, root: strawberry.Parent[models.Endpoint]) -> list[EventType]:  # type: ignore[valid-type]
-        return [EventType(event) for event in root.events]
+    def events(self, root: strawberry.Parent[models.Endpoint]) -> list[PollEvent.Type]:
+        return [PollEvent.Type(event) for event in root.events]
 
     @strawberry.field(description="Newest first, with every attempt.")
     def deliveries(
@@ -90,7 +88,9 @@ class EndpointType:
         page: int = 1,
         page_size: Annotated[int | None, strawberry.argument(description="1 to 100.")] = None,
     ) -> DeliveryPage:
-        found = page_of(selectors.deliveries_of(root), page=page, page_size=page_size)
+        found: Page[models.Delivery] = page_of(
+            selectors.deliveries_of(root), page=page, page_size=page_size
+        )
         return DeliveryPage(**{**found.__dict__, "items": found.items})
 
 
@@ -113,7 +113,9 @@ class WebhooksQuery:
         page_size: Annotated[int | None, strawberry.argument(description="1 to 100.")] = None,
     ) -> EndpointPage:
         _refuse_unless_staff(info.context.user())
-        found = page_of(selectors.endpoint_list(), page=page, page_size=page_size)
+        found: Page[models.Endpoint] = page_of(
+            selectors.endpoint_list(), page=page, page_size=page_size
+        )
         return EndpointPage(**{**found.__dict__, "items": found.items})
 
     @strawberry.field(description="A webhook endpoint (staff).")

@@ -34,6 +34,7 @@ from strawberry.extensions.max_aliases import create_validator as aliases_valida
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
 from pollsite.graphql import errors
+from pollsite.graphql.pagination import default_page_size
 from pollsite.pagination import PageNumberPagination
 
 # Every list a client can size takes `pageSize` (1 to this; REST's `page_size` bound).
@@ -49,11 +50,11 @@ def _coded_rule(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
             report = context.on_error
-            context.on_error = lambda error: report(errors.coded(error, code))
+            context.on_error = lambda error: report(errors.coded(error, code))  # type: ignore[method-assign]
             try:
                 rule(context)
             finally:
-                context.on_error = report
+                context.on_error = report  # type: ignore[method-assign]
 
     Coded.__name__ = f"{rule.__name__}Coded"
     return Coded
@@ -168,7 +169,7 @@ def _page_size(
     field that takes none."""
     argument = next((a for a in field.arguments or () if a.name.value == PAGE_SIZE_ARGUMENT), None)
     if argument is None:
-        return _default_page_size() if field.name.value in paginated else None
+        return default_page_size() if field.name.value in paginated else None
     value: Any
     if isinstance(argument.value, IntValueNode):
         value = int(argument.value.value)
@@ -179,17 +180,13 @@ def _page_size(
     else:
         return MAX_PAGE_SIZE  # not an Int: execution refuses it; count the most
     if value is None:
-        return _default_page_size()
+        return default_page_size()
     if not isinstance(value, int) or not 1 <= value <= MAX_PAGE_SIZE:
         raise errors.coded(
             GraphQLError(f"pageSize must be 1 to {MAX_PAGE_SIZE}.", [field]),
             errors.PAGE_SIZE_OUT_OF_RANGE,
         )
     return value
-
-
-def _default_page_size() -> int:
-    return int(settings.REST_FRAMEWORK["PAGE_SIZE"])
 
 
 @functools.cache

@@ -6,11 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from django.conf import settings
 from django.core.paginator import InvalidPage, Paginator
 from rest_framework.exceptions import NotFound
+from rest_framework.settings import api_settings
 
 T = TypeVar("T")
+
+
+def default_page_size() -> int:
+    """API_PAGE_SIZE, as REST's pages take it."""
+    return int(api_settings.PAGE_SIZE or 20)  # settings.py always sets it (API_PAGE_SIZE)
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,7 @@ class Page(Generic[T]):
 
 def page_of(items: "Sequence[T] | Any", *, page: int, page_size: int | None) -> Page[T]:
     """The page of `items` (a QuerySet or a list): one count and one slice."""
-    size = page_size or int(settings.REST_FRAMEWORK["PAGE_SIZE"])
+    size = page_size or default_page_size()
     paginator = Paginator(items, size)
     try:
         found = paginator.page(page)

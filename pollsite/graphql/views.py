@@ -129,10 +129,10 @@ class ContractErrors:
         return response
 
 
-class GraphQLView(ContractErrors, strawberry_views.GraphQLView):  # type: ignore[misc]
+class GraphQLView(ContractErrors, strawberry_views.GraphQLView):
     """POST /api/graphql, and GET for queries."""
 
-    context_factory: Callable[[HttpRequest], Any] = staticmethod(lambda request: None)  # type: ignore[assignment]
+    context_factory: Callable[[HttpRequest], Any] = staticmethod(lambda request: None)
 
     @classonlymethod
     def as_view(cls, **initkwargs: Any) -> Any:  # noqa: N805
@@ -210,15 +210,15 @@ class ResultsEventStream(SSETransport):
         return (OperationType.SUBSCRIPTION,)
 
 
-class StreamGraphQLView(ContractErrors, strawberry_views.AsyncGraphQLView):  # type: ignore[misc]
+class StreamGraphQLView(ContractErrors, strawberry_views.AsyncGraphQLView):
     """POST /api/graphql/stream: a subscription's events, `text/event-stream`."""
 
     stream_transport_classes_by_protocol = {GRAPHQL_SSE_PROTOCOL: ResultsEventStream}
-    context_factory: Callable[[HttpRequest], Any] = staticmethod(lambda request: None)  # type: ignore[assignment]
+    context_factory: Callable[[HttpRequest], Any] = staticmethod(lambda request: None)
     # The server's own limit: an exception to answer while it is full, else None.
-    capacity_refusal: Callable[[], Exception | None] = staticmethod(lambda: None)  # type: ignore[assignment]
+    capacity_refusal: Callable[[], Exception | None] = staticmethod(lambda: None)
     # What a server that holds no stream answers (the API's, where no front routes streams).
-    no_stream_refusal: Callable[[], Exception] = staticmethod(lambda: Exception())  # type: ignore[assignment]
+    no_stream_refusal: Callable[[], Exception] = staticmethod(lambda: Exception())
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(graphql_ide=None, subscription_protocols=(GRAPHQL_SSE_PROTOCOL,), **kwargs)
@@ -247,7 +247,7 @@ class StreamGraphQLView(ContractErrors, strawberry_views.AsyncGraphQLView):  # t
         self.context = self.context_factory(request)
         return self.context
 
-    async def process_result(  # type: ignore[override]
+    async def process_result(
         self, request: HttpRequest, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         return self.formatted_result(result)

@@ -246,3 +246,10 @@ def test_a_page_of_polls_costs_the_same_queries_whatever_its_size(client, make_p
     assert few == many <= 7, (few, many)
     # The token, the count, the page, its options, the totals, Alice's votes, the results.
     print(f"page of 5: {few} queries, page of 20: {many} queries")
+
+
+def test_poll_status_is_the_statuses_of_polls_status():
+    from polls.graphql import PollStatus
+    from polls.status import STATUSES
+
+    assert [s.value for s in PollStatus] == list(STATUSES)
