@@ -363,6 +363,15 @@ class PollsQuery:
         return _batched(info, [poll])[0]  # type: ignore[return-value]
 
     @strawberry.field(
+        description="A poll's results alone, as GET /api/v1/polls/{id}/results serves them: "
+        "the cheapest read (from the results cache, no poll read). not_found for no such "
+        "poll (or a draft), results_hidden until an after_close poll closes."
+    )
+    def results(self, info: Info, poll_id: strawberry.ID) -> Results | None:
+        found = selectors.access_results_by_user(poll_id_of(poll_id), info.context.user())
+        return Results.of(found.body)
+
+    @strawberry.field(
         description="Whether a receipt's vote was counted. Reveals neither the voter, nor "
         "the option, nor when it was cast."
     )

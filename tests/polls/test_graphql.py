@@ -253,3 +253,17 @@ def test_poll_status_is_the_statuses_of_polls_status():
     from polls.status import STATUSES
 
     assert [s.value for s in PollStatus] == list(STATUSES)
+
+
+def test_results_alone_is_rests_results_document(client, api, make_poll, make_voter):
+    poll = make_poll(results_visibility="after_close")
+    query = "query R($id: ID!) { results(pollId: $id) { totalVotes version options { votes } } }"
+    assert codes(graphql(client, query, {"id": poll.pk})) == ["results_hidden"]
+    open_poll = make_poll(title="Open")
+    alice = make_voter("alice")
+    cast(client, open_poll, alice.token, optionId=options_of(open_poll)["Grace"])
+    found = graphql(client, query, {"id": open_poll.pk}).body["data"]["results"]
+    document = rest_results(api, open_poll)
+    assert found["version"] == document["version"] == 1
+    assert [o["votes"] for o in found["options"]] == [o["votes"] for o in document["options"]]
+    assert codes(graphql(client, query, {"id": 10**17})) == ["not_found"]
