@@ -122,8 +122,6 @@ INSTALLED_APPS = [
     "pgtrigger",
     "django_pgviews",
     "cacheops",
-    # GraphQL's Django integration (pollsite/graphql/): its export_schema command.
-    "strawberry_django",
     # The job engine: its tables come with its migrations; tasks live in each app's
     # tasks.py (polls/tasks.py says how they run).
     "procrastinate.contrib.django",

@@ -9,12 +9,14 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 
 from identity.graphql import IdentityQuery, request_context
 from polls.graphql import PollsMutation, PollsQuery, PollsSubscription, stream_capacity_refusal
 from polls.stream_apis import StreamCapacityReached
 from pollsite.graphql.context import Authentication
 from pollsite.graphql.limits import Limits
+from pollsite.graphql.scalars import SCALARS
 from pollsite.graphql.views import GraphQLView, StreamGraphQLView
 from webhooks.graphql import WebhooksQuery
 
@@ -45,6 +47,7 @@ schema = Schema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
+    config=StrawberryConfig(scalar_map=SCALARS),
     extensions=[
         # In this order: the limits before anything may touch the database, then the
         # caller (pollsite/graphql/context.py). The caches keep the parsed and validated

@@ -49,6 +49,7 @@ def test_it_gives_the_poll_page_rest_gives(client, api, make_poll, make_voter):
     assert listed["maxChoices"] == rest["max_choices"]
     assert [o["label"] for o in listed["options"]] == [o["label"] for o in rest["options"]]
     assert listed["myVote"]["receipt"] == rest["my_vote"]["receipt"]
+    assert listed["myVote"]["castAt"] == rest["my_vote"]["cast_at"]  # the same text: ...Z
     document = rest_results(api, poll)
     assert listed["results"]["version"] == document["version"]
     assert [o["votes"] for o in listed["results"]["options"]] == [
