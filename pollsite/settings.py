@@ -466,6 +466,9 @@ GRAPHQL_MAX_DEPTH = envint("GRAPHQL_MAX_DEPTH", 10, minimum=1)
 GRAPHQL_MAX_ALIASES = envint("GRAPHQL_MAX_ALIASES", 15, minimum=0)
 GRAPHQL_MAX_TOKENS = envint("GRAPHQL_MAX_TOKENS", 2000, minimum=100)
 GRAPHQL_MAX_ITEMS = envint("GRAPHQL_MAX_ITEMS", 1000, minimum=100)
+# Trusted documents (pollsite/graphql/trusted.py): a JSON file of {sha256: document}, such
+# as graphql-codegen's persisted documents; when set, only those documents run.
+GRAPHQL_TRUSTED_DOCUMENTS = envstr("GRAPHQL_TRUSTED_DOCUMENTS", "")
 # Introspection and the GraphiQL page: on in development, off in production.
 GRAPHQL_INTROSPECTION = envbool("GRAPHQL_INTROSPECTION", not PRODUCTION)
 GRAPHQL_GRAPHIQL = envbool("GRAPHQL_GRAPHIQL", not PRODUCTION)

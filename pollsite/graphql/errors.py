@@ -26,6 +26,8 @@ TOO_MANY_TOKENS = "too_many_tokens"
 PAGE_SIZE_OUT_OF_RANGE = "page_size_out_of_range"
 QUERY_TOO_COSTLY = "query_too_costly"
 INTROSPECTION_DISABLED = "introspection_disabled"
+DOCUMENT_NOT_TRUSTED = "document_not_trusted"  # trusted.py
+PERSISTED_DOCUMENT_NOT_FOUND = "persisted_document_not_found"
 GRAPHQL_CODES = (
     PARSE_FAILED,
     VALIDATION_FAILED,
@@ -35,6 +37,8 @@ GRAPHQL_CODES = (
     PAGE_SIZE_OUT_OF_RANGE,
     QUERY_TOO_COSTLY,
     INTROSPECTION_DISABLED,
+    DOCUMENT_NOT_TRUSTED,
+    PERSISTED_DOCUMENT_NOT_FOUND,
 )
 # graphql-core's message when the parser stops at max_tokens (strawberry's
 # MaxTokensLimiter sets it); tests/pollsite/test_graphql_limits.py holds the two together.

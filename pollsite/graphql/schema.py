@@ -17,6 +17,7 @@ from polls.stream_apis import StreamCapacityReached
 from pollsite.graphql.context import Authentication
 from pollsite.graphql.limits import Limits
 from pollsite.graphql.scalars import SCALARS
+from pollsite.graphql.trusted import TrustedDocuments
 from pollsite.graphql.views import GraphQLView, StreamGraphQLView
 from webhooks.graphql import WebhooksQuery
 
@@ -49,9 +50,11 @@ schema = Schema(
     subscription=Subscription,
     config=StrawberryConfig(scalar_map=SCALARS),
     extensions=[
-        # In this order: the limits before anything may touch the database, then the
+        # In this order: the allowlist (when on) and the limits before anything may touch
+        # the database, then the
         # caller (pollsite/graphql/context.py). The caches keep the parsed and validated
         # documents of the last 256 query texts (the same text is the same document).
+        TrustedDocuments,
         Limits,
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),

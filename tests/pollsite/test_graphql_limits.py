@@ -181,3 +181,34 @@ def test_a_malformed_token_is_refused_before_anything(client, django_assert_num_
     with django_assert_num_queries(0):
         response = graphql(client, POLLS, HTTP_AUTHORIZATION="Bearer two words")
     assert response.status_code == 401 and codes(response) == ["authentication_failed"]
+
+
+def test_trusted_documents_only_run_what_is_listed(client, settings, tmp_path, make_poll):
+    from pollsite.graphql.trusted import digest_of, trusted_documents
+
+    make_poll()
+    listed = "query Count { polls { totalCount } }"
+    manifest = tmp_path / "persisted-documents.json"
+    manifest.write_text(json.dumps({f"sha256:{digest_of(listed)}": listed}))
+    settings.GRAPHQL_TRUSTED_DOCUMENTS = str(manifest)
+    trusted_documents.cache_clear()
+    by_hash = {"persistedQuery": {"version": 1, "sha256Hash": digest_of(listed)}}
+    response = client.post(
+        "/api/graphql",
+        json.dumps({"query": None, "extensions": by_hash}),
+        content_type="application/json",
+    )
+    assert json.loads(response.content)["data"] == {"polls": {"totalCount": 1}}
+    assert graphql(client, listed).body["data"] == {"polls": {"totalCount": 1}}
+    other = graphql(client, "{ polls { totalCount } }")
+    assert other.status_code == 400 and codes(other) == ["document_not_trusted"]
+    unknown = client.post(
+        "/api/graphql",
+        json.dumps({"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}}),
+        content_type="application/json",
+    )
+    assert json.loads(unknown.content)["errors"][0]["extensions"]["code"] == (
+        "persisted_document_not_found"
+    )
+    settings.GRAPHQL_TRUSTED_DOCUMENTS = ""
+    assert codes(graphql(client, "{ polls { totalCount } }")) == []
