@@ -154,3 +154,18 @@ def test_a_subscriber_that_hangs_up_gives_its_place_back(make_poll):
     first, during, after = async_to_sync(hang_up)()
     assert b'"totalVotes":0' in first
     assert (during, after) == (1, 0)
+
+
+def test_the_front_holds_both_streams_in_one_location_with_one_clients_limits():
+    """deploy/nginx.conf.template: the location that sends streams to the stream server,
+    and counts them against each client address, takes both kinds of stream (the live
+    front is tested above: a subscription through it reaches the stream server)."""
+    import re
+    from pathlib import Path
+
+    template = (Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf.template").read_text()
+    [(pattern, body)] = re.findall(r"location ~ (\S+) \{(.*?)\n        \}", template, re.DOTALL)
+    assert "limit_conn streams_per_client" in body and "proxy_pass http://stream;" in body
+    for path in ("/api/v1/polls/12/results/stream", "/api/graphql/stream"):
+        assert re.match(pattern, path), path
+    assert not re.match(pattern, "/api/graphql")

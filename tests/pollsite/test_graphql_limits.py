@@ -212,3 +212,12 @@ def test_trusted_documents_only_run_what_is_listed(client, settings, tmp_path, m
     )
     settings.GRAPHQL_TRUSTED_DOCUMENTS = ""
     assert codes(graphql(client, "{ polls { totalCount } }")) == []
+
+
+def test_a_body_over_the_limit_is_413_in_graphqls_shape(client, settings):
+    query = "{ polls { totalCount } }" + " " * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = client.post(
+        "/api/graphql", json.dumps({"query": query}), content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert json.loads(response.content)["errors"][0]["extensions"]["code"] == "payload_too_large"
