@@ -3,7 +3,8 @@ change, and read through this process's results cache (polls/results_cache/), so
 read is older than a change (a vote, a poll edit) whose answer has been sent.
 
 Reads come through selectors.access_results_by_user (the access rules) or, for the stream
-and the lifecycle's final tally, rendered_results; a write announces its change with
+and the lifecycle's final tally, rendered_results; a page of polls (GraphQL's) through
+selectors.access_results_of_polls and rendered_results_of_polls; a write announces its change with
 services.results_changed, which calls results_cache.changed.
 """
 
@@ -68,7 +69,7 @@ RESULTS_QUERY = "SELECT * FROM poll_results_document(%s, %s)"
 
 
 # Several polls' documents in one statement (one snapshot), each poll's rows in its own
-# order: results_of_polls.
+# order: _built_many.
 RESULTS_OF_POLLS_QUERY = """
     SELECT p.id, d.* FROM unnest(%s::bigint[]) WITH ORDINALITY AS p (id, n),
     LATERAL poll_results_document(p.id, %s) WITH ORDINALITY AS d
@@ -87,12 +88,19 @@ def _results_from_database(poll_id) -> tuple[Version, RenderedResults] | None:
     return _built(poll_id, rows, now)
 
 
-def results_of_polls(poll_ids) -> dict[int, RenderedResults]:
-    """The current results of several polls (a page of them), by poll id, with no access
-    check, read from the database in one statement rather than through the cache: one
-    round trip for the page instead of one per poll the cache does not hold, and what
-    the database holds is never older than an acknowledged vote. Unknown polls are left
-    out. Rendered as rendered_results renders them."""
+def rendered_results_of_polls(poll_ids) -> dict[int, RenderedResults]:
+    """rendered_results for several polls (a page of them), by poll id, unknown polls
+    left out: through the results cache, with one database statement for all the polls
+    it does not hold (ResultsCache.read_many). The same guarantee, poll by poll."""
+    if connection.in_atomic_block:  # as rendered_results: never cache what may roll back
+        return {poll_id: built[1] for poll_id, built in _built_many(poll_ids).items()}
+    found: dict[int, RenderedResults] = results_cache.read_many(poll_ids, _built_many)
+    return found
+
+
+def _built_many(poll_ids) -> dict[int, tuple[Version, RenderedResults]]:
+    """Several polls' results and the versions they show, in one statement (one
+    snapshot)."""
     poll_ids = list(poll_ids)
     if not poll_ids:
         return {}
@@ -103,7 +111,7 @@ def results_of_polls(poll_ids) -> dict[int, RenderedResults]:
     by_poll: dict[int, list[Any]] = {}
     for row in rows:
         by_poll.setdefault(row[0], []).append(row[1:-1])  # less the id and the ordinality
-    return {poll_id: _built(poll_id, found, now)[1] for poll_id, found in by_poll.items()}
+    return {poll_id: _built(poll_id, found, now) for poll_id, found in by_poll.items()}
 
 
 def _built(poll_id, rows, now) -> tuple[Version, RenderedResults]:

@@ -18,7 +18,7 @@ from polls.models import (
     Vote,
     VoteTimelineSnapshot,
 )
-from polls.results import RenderedResults, rendered_results, results_of_polls
+from polls.results import RenderedResults, rendered_results, rendered_results_of_polls
 from polls.status import PollStatus
 
 
@@ -109,9 +109,10 @@ def access_results_by_user(poll_id, user) -> RenderedResults:
 def access_results_of_polls(poll_ids, user) -> dict[int, RenderedResults | Exception]:
     """access_results_by_user for each of several polls (a page of them), by poll id: its
     results, or what access_results_by_user would raise for it (unknown polls are
-    Http404). One database statement for them all (results.results_of_polls)."""
+    Http404). Through the results cache, with at most one database statement for them
+    all (results.rendered_results_of_polls)."""
     poll_ids = list(poll_ids)
-    found = results_of_polls(poll_ids)
+    found = rendered_results_of_polls(poll_ids)
     answers: dict[int, RenderedResults | Exception] = {}
     for poll_id in poll_ids:
         try:

@@ -268,3 +268,27 @@ def test_results_alone_is_rests_results_document(client, api, make_poll, make_vo
     assert found["version"] == document["version"] == 1
     assert [o["votes"] for o in found["options"]] == [o["votes"] for o in document["options"]]
     assert codes(graphql(client, query, {"id": 10**17})) == ["not_found"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_reads_results_through_the_cache_and_never_misses_a_vote(
+    client, make_poll, make_voter
+):
+    polls = [make_poll(title=f"Poll {i}") for i in range(6)]
+    alice = make_voter("alice")
+    query = "{ polls(pageSize: 6) { items { id results { totalVotes version } } } }"
+
+    def documents_built():
+        with CaptureQueriesContext(connection) as queries:
+            page = graphql(client, query).body["data"]["polls"]["items"]
+        built = [q for q in queries if "poll_results_document" in q["sql"]]
+        return len(built), {p["id"]: p["results"]["totalVotes"] for p in page}
+
+    assert documents_built()[0] == 1  # cold: the six built in one statement
+    assert documents_built()[0] == 0  # warm: from the cache, as REST reads them
+    voted = cast(client, polls[2], alice.token, optionId=options_of(polls[2])["Ada"])
+    assert codes(voted) == []
+    # Right after the vote's answer: rebuilt by this read, or already by the lease keeper
+    # that the vote's announcement woke; never the version before.
+    built, totals = documents_built()
+    assert totals[str(polls[2].pk)] == 1 and built <= 1
