@@ -27,6 +27,9 @@ class RequestContext:
     writes: bool = False  # a mutation: a lost answer is then outcome_unknown (504)
     # Per request: what the apps' resolvers read once for many objects (a page's batch).
     loaders: dict[Any, Any] = field(default_factory=dict)
+    # What the answer depends on, when a resolver says it may be answered again from the
+    # view's answer cache (views.py: AnswerCache) while these still hold; None: never.
+    validators: list[Any] | None = None
     _user: Any = field(default=None, repr=False)
 
     def user(self) -> Any:

@@ -12,7 +12,13 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from identity.graphql import IdentityQuery, request_context
-from polls.graphql import PollsMutation, PollsQuery, PollsSubscription, stream_capacity_refusal
+from polls.graphql import (
+    PollsMutation,
+    PollsQuery,
+    PollsSubscription,
+    results_answers,
+    stream_capacity_refusal,
+)
 from polls.stream_apis import StreamCapacityReached
 from pollsite.graphql.context import Authentication
 from pollsite.graphql.limits import Limits
@@ -62,7 +68,9 @@ schema = Schema(
     ],
 )
 
-graphql_view = GraphQLView.as_view(schema=schema, context_factory=request_context)
+graphql_view = GraphQLView.as_view(
+    schema=schema, context_factory=request_context, answers=results_answers
+)
 graphql_stream_view = StreamGraphQLView.as_view(
     schema=schema,
     context_factory=request_context,

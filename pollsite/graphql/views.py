@@ -16,7 +16,7 @@ time: `{"data": ..., "errors": [{"message", "extensions": {"code", "status", ...
 
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from cross_web import HTTPException
 from django.conf import settings
@@ -129,10 +129,22 @@ class ContractErrors:
         return response
 
 
+class AnswerCache(Protocol):
+    """Anonymous answers kept as written, served again to the same request (the same
+    body, or query string) while what they were made of still holds: each entry's
+    `validators`, as a resolver named them (RequestContext.validators), checked by
+    `current` as the app reads them. An app provides one (polls/graphql.py)."""
+
+    def lookup(self, key: bytes) -> bytes | None: ...
+
+    def store(self, key: bytes, validators: list[Any], body: bytes) -> None: ...
+
+
 class GraphQLView(ContractErrors, strawberry_views.GraphQLView):
     """POST /api/graphql, and GET for queries."""
 
     context_factory: Callable[[HttpRequest], Any] = staticmethod(lambda request: None)
+    answers: AnswerCache | None = None
 
     @classonlymethod
     def as_view(cls, **initkwargs: Any) -> Any:  # noqa: N805
@@ -142,11 +154,38 @@ class GraphQLView(ContractErrors, strawberry_views.GraphQLView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.graphql_ide = "graphiql" if settings.GRAPHQL_GRAPHIQL else None
         try:
-            return self.run(request=request)
+            key = self._answer_key(request) if self.answers is not None else None
+            if key is not None and (kept := self.answers.lookup(key)) is not None:  # type: ignore[union-attr]
+                return self._kept(request, kept)
+            response = self.run(request=request)
         except HTTPException as exc:
             return _refused(exc)
         except Exception as exc:  # before GraphQL ran: see refusal_for
             return refusal_for(exc)
+        validators = getattr(self.context, "validators", None)
+        if key is not None and self.answers is not None and validators and _plain(response):
+            self.answers.store(key, validators, response.content)  # type: ignore[attr-defined]
+        return response
+
+    @staticmethod
+    def _kept(request: HttpRequest, body: bytes) -> HttpResponse:
+        response = HttpResponse(body, content_type="application/json")
+        if request.method == "GET":
+            response["Vary"] = "Authorization"
+        return response
+
+    @staticmethod
+    def _answer_key(request: HttpRequest) -> bytes | None:
+        """What identifies an anonymous request's answer: its body (POST) or query string
+        (GET); None for a request with a token, whose answer is never kept."""
+        if "authorization" in request.headers:
+            return None
+        if request.method == "POST" and len(request.body) <= ANSWER_KEY_MAX_BYTES:
+            return b"POST " + request.body
+        query_string = str(request.META.get("QUERY_STRING", ""))
+        if request.method == "GET" and query_string:
+            return b"GET " + query_string.encode()
+        return None
 
     def get_context(self, request: HttpRequest, response: HttpResponse) -> Any:
         self.context = self.context_factory(request)
@@ -197,6 +236,16 @@ class GraphQLView(ContractErrors, strawberry_views.GraphQLView):
         if getattr(self.request, "method", "") == "GET":
             response["Vary"] = "Authorization"
         return response
+
+
+# An answer is kept only for a request this long or shorter (a results query is ~300 bytes).
+ANSWER_KEY_MAX_BYTES = 4096
+
+
+def _plain(response: HttpResponseBase) -> bool:
+    """A 200 whose body is data without errors: the only kind kept."""
+    content = getattr(response, "content", b"")
+    return response.status_code == 200 and b'"errors"' not in content
 
 
 class ResultsEventStream(SSETransport):

@@ -292,3 +292,30 @@ def test_a_page_reads_results_through_the_cache_and_never_misses_a_vote(
     # that the vote's announcement woke; never the version before.
     built, totals = documents_built()
     assert totals[str(polls[2].pk)] == 1 and built <= 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_anonymous_results_answer_is_served_again_only_while_it_holds(
+    client, make_poll, make_voter, django_assert_num_queries
+):
+    poll = make_poll()
+    alice = make_voter("alice")
+    query = "query R($id: ID!) { results(pollId: $id) { totalVotes version } }"
+    first = graphql(client, query, {"id": poll.pk})
+    assert first.body["data"]["results"]["totalVotes"] == 0
+    from polls.graphql import results_answers
+
+    assert first.content in {body for _, body in results_answers._answers.values()}
+    again = graphql(client, query, {"id": poll.pk})  # served as kept: the results held
+    assert again.content == first.content
+    assert codes(cast(client, poll, alice.token, optionId=options_of(poll)["Ada"])) == []
+    # Right after the vote's answer the kept answer no longer holds: never staler than REST.
+    after = graphql(client, query, {"id": poll.pk}).body["data"]["results"]
+    assert after == {"totalVotes": 1, "version": 1}
+    # Only anonymous answers of results fields alone are kept.
+    mixed = "query M($id: ID!) { results(pollId: $id) { version } polls { totalCount } }"
+    graphql(client, mixed, {"id": poll.pk})
+    make_poll(title="Another")
+    assert graphql(client, mixed, {"id": poll.pk}).body["data"]["polls"]["totalCount"] == 2
+    with_token = graphql(client, query, {"id": poll.pk}, token=alice.token)
+    assert with_token.body["data"]["results"]["version"] == 1
