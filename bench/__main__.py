@@ -34,6 +34,7 @@ from bench import (
     report,
     servers,
 )
+from bench import graphql as graphql_figure
 from bench.reference import harness as reference_harness
 from bench.stack import Stack, raise_open_files_limit
 from bench.stats import ratio
@@ -186,6 +187,7 @@ class Bench:
         )
         self.http_votes()
         self.http_results()
+        self.graphql_results()
         self.freshness()
         self.out_of_band()
         self.fan_out()
@@ -361,6 +363,27 @@ class Bench:
             "reference_p99_ms": ref_reads["p99_ms"],
             "vs_reference": ratio(small_reads["rate"], ref_reads["rate"]),
         }
+
+    def graphql_results(self):
+        cfg = self.cfg
+        self.phase(
+            "8. GraphQL under voting: the results query and the poll page against the REST "
+            f"read (bench/graphql.py), {cfg.small_preload:,} votes preloaded in each poll"
+        )
+        polls = fixtures.create_polls(3, title="GraphQL")
+        for poll in polls:
+            self.say(f"  {preload.through_triggers(self.stack, poll, cfg.small_preload)}")
+        found = graphql_figure.figure(
+            self.stack,
+            self.base,
+            self.tokens,
+            polls,
+            preloaded=cfg.small_preload,
+            cfg=cfg,
+            say=self.say,
+        )
+        self.out["graphql"] = found
+        self.audit(found.pop("audit"))
 
     def ranked_results(self):
         cfg = self.cfg

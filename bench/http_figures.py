@@ -186,10 +186,11 @@ def results(stack, base, tokens, reads, *, cfg, say):
     return out, audits
 
 
-def _read_under_voting(read_base, path, vote_base, vote_path, data, *, label, cfg):
-    """One run of figure 3: GETs of `path` at full speed while paced votes (from the
-    wrk data file `data`) go to `vote_base` (at `vote_path`, or the poll service's own);
-    returns (reads, background votes)."""
+def _read_under_voting(read_base, path, vote_base, vote_path, data, *, label, cfg, body=""):
+    """One run of figure 3: GETs of `path` (POSTs of the file `body`, when given: a
+    GraphQL query, bench/graphql.py) at full speed while paced votes (from the wrk data
+    file `data`) go to `vote_base` (at `vote_path`, or the poll service's own); returns
+    (reads, background votes)."""
     background = http_load.start(
         vote_base,
         label=f"{label} background votes",
@@ -205,10 +206,11 @@ def _read_under_voting(read_base, path, vote_base, vote_path, data, *, label, cf
     load = http_load.run(
         read_base,
         label=label,
-        mode="get",
+        mode="post" if body else "get",
         window=cfg.window,
         threads=cfg.threads,
         connections=cfg.connections,
         path=path,
+        body=body,
     )
     return load, http_load.finish(background)

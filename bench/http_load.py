@@ -82,9 +82,12 @@ class Load:
         return d
 
 
-def start(base, *, label, mode, data="-", window, threads, connections, pace_ms=0, path=""):
+def start(
+    base, *, label, mode, data="-", window, threads, connections, pace_ms=0, path="", body=""
+):
     """Start wrk in the background; finish(handle) waits and parses. `path` is the GET's
-    path, or for votes a path with {poll} in it (else the poll service's own)."""
+    (or the POST's) path, or for votes a path with {poll} in it (else the poll service's
+    own); `body` is mode "post"'s body file."""
     args = [
         "wrk",
         f"-t{threads}",
@@ -102,6 +105,7 @@ def start(base, *, label, mode, data="-", window, threads, connections, pace_ms=
         str(pace_ms),
         str(threads),
         path,
+        str(body),
     ]
     proc = subprocess.Popen(
         args,
@@ -111,7 +115,7 @@ def start(base, *, label, mode, data="-", window, threads, connections, pace_ms=
         # If the harness dies or is stopped, its load generators go with it.
         preexec_fn=die_with_parent(signal.SIGTERM),
     )
-    return proc, label, connections, (201 if mode != "get" else 200)
+    return proc, label, connections, (200 if mode in ("get", "post") else 201)
 
 
 def finish(handle):

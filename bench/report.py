@@ -13,6 +13,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import graphql as graphql_figure
+
 HERE = Path(__file__).resolve().parent
 RESULTS_MD = HERE / "RESULTS.md"
 RESULTS_JSON = HERE / "results.json"
@@ -222,6 +224,7 @@ def goals(run):
             res["p99_ratio"] is not None and res["p99_ratio"] <= 1.2,
         )
     )
+    rows.extend(graphql_figure.rows(run, _ms))
     ranked = run.get("ranked_results")
     if ranked is not None:
         rows.append(

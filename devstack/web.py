@@ -1,6 +1,7 @@
 """The web tier: one origin, two app servers.
 
   client ─► nginx (FRONT, $PORT) ─┬─ /api/v1/polls/<id>/results/stream ─► uvicorn (ASGI)
+                                  ├─ /api/graphql/stream ───────────────► uvicorn (ASGI)
                                   └─ everything else ───────────────────► granian (WSGI)
 
 The REST API runs on a WSGI server: each worker thread keeps its PostgreSQL connection

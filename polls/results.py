@@ -3,7 +3,8 @@ change, and read through this process's results cache (polls/results_cache/), so
 read is older than a change (a vote, a poll edit) whose answer has been sent.
 
 Reads come through selectors.access_results_by_user (the access rules) or, for the stream
-and the lifecycle's final tally, rendered_results; a write announces its change with
+and the lifecycle's final tally, rendered_results; a page of polls (GraphQL's) through
+selectors.access_results_of_polls and rendered_results_of_polls; a write announces its change with
 services.results_changed, which calls results_cache.changed.
 """
 
@@ -67,6 +68,15 @@ class _PollRow(NamedTuple):
 RESULTS_QUERY = "SELECT * FROM poll_results_document(%s, %s)"
 
 
+# Several polls' documents in one statement (one snapshot), each poll's rows in its own
+# order: _built_many.
+RESULTS_OF_POLLS_QUERY = """
+    SELECT p.id, d.* FROM unnest(%s::bigint[]) WITH ORDINALITY AS p (id, n),
+    LATERAL poll_results_document(p.id, %s) WITH ORDINALITY AS d
+    ORDER BY p.n, d.ordinality
+"""
+
+
 def _results_from_database(poll_id) -> tuple[Version, RenderedResults] | None:
     """The poll's results and the version they show, in one call."""
     now = timezone.now()
@@ -75,6 +85,37 @@ def _results_from_database(poll_id) -> tuple[Version, RenderedResults] | None:
         rows = cursor.fetchall()
     if not rows:
         return None
+    return _built(poll_id, rows, now)
+
+
+def rendered_results_of_polls(poll_ids) -> dict[int, RenderedResults]:
+    """rendered_results for several polls (a page of them), by poll id, unknown polls
+    left out: through the results cache, with one database statement for all the polls
+    it does not hold (ResultsCache.read_many). The same guarantee, poll by poll."""
+    if connection.in_atomic_block:  # as rendered_results: never cache what may roll back
+        return {poll_id: built[1] for poll_id, built in _built_many(poll_ids).items()}
+    found: dict[int, RenderedResults] = results_cache.read_many(poll_ids, _built_many)
+    return found
+
+
+def _built_many(poll_ids) -> dict[int, tuple[Version, RenderedResults]]:
+    """Several polls' results and the versions they show, in one statement (one
+    snapshot)."""
+    poll_ids = list(poll_ids)
+    if not poll_ids:
+        return {}
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(RESULTS_OF_POLLS_QUERY, [poll_ids, now])
+        rows = cursor.fetchall()
+    by_poll: dict[int, list[Any]] = {}
+    for row in rows:
+        by_poll.setdefault(row[0], []).append(row[1:-1])  # less the id and the ordinality
+    return {poll_id: _built(poll_id, found, now) for poll_id, found in by_poll.items()}
+
+
+def _built(poll_id, rows, now) -> tuple[Version, RenderedResults]:
+    """The document of poll_results_document's rows for one poll."""
     n = len(_PollRow._fields)
     poll = _PollRow(*rows[0][:n])
     labels = [(row[n], row[n + 1]) for row in rows if row[n] is not None]

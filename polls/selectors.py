@@ -12,12 +12,13 @@ from django.utils import timezone
 from polls import errors
 from polls.models import (
     Poll,
+    PollEvent,
     ResultsSnapshot,
     ResultsVisibility,
     Vote,
     VoteTimelineSnapshot,
 )
-from polls.results import RenderedResults, rendered_results
+from polls.results import RenderedResults, rendered_results, rendered_results_of_polls
 from polls.status import PollStatus
 
 
@@ -102,7 +103,27 @@ def access_results_by_user(poll_id, user) -> RenderedResults:
     its timeline all come through here): 404 for an unknown poll (or a draft, for
     non-staff), 403 results_hidden for an after_close poll that is not closed yet, for
     non-staff. Checked on the cached results, so it costs no database query."""
-    results = _refuse_unless_visible(rendered_results(poll_id), user)
+    return _refuse_unless_results_visible(rendered_results(poll_id), user)
+
+
+def access_results_of_polls(poll_ids, user) -> dict[int, RenderedResults | Exception]:
+    """access_results_by_user for each of several polls (a page of them), by poll id: its
+    results, or what access_results_by_user would raise for it (unknown polls are
+    Http404). Through the results cache, with at most one database statement for them
+    all (results.rendered_results_of_polls)."""
+    poll_ids = list(poll_ids)
+    found = rendered_results_of_polls(poll_ids)
+    answers: dict[int, RenderedResults | Exception] = {}
+    for poll_id in poll_ids:
+        try:
+            answers[poll_id] = _refuse_unless_results_visible(found.get(poll_id), user)
+        except (Http404, errors.ResultsHidden) as refused:
+            answers[poll_id] = refused
+    return answers
+
+
+def _refuse_unless_results_visible(results: RenderedResults | None, user) -> RenderedResults:
+    results = _refuse_unless_visible(results, user)
     hidden = results.results_visibility == ResultsVisibility.AFTER_CLOSE
     if hidden and results.status != "closed" and not user.is_staff:
         raise errors.ResultsHidden()
@@ -180,3 +201,12 @@ def timeline_buckets(minutes, *, k, complete_before, final):
 def poll_events(poll) -> list[Any]:
     """The poll's lifecycle events, oldest first (no access check: access_poll_by_user)."""
     return list(poll.events.order_by("id"))
+
+
+def events_of_polls(poll_ids) -> dict[int, list[PollEvent]]:
+    """poll_events for several polls (a page of them), by poll id, in one query (no
+    access check: the polls come from poll_list_visible_to or access_poll_by_user)."""
+    events: dict[int, list[PollEvent]] = {poll_id: [] for poll_id in poll_ids}
+    for event in PollEvent.objects.filter(poll_id__in=list(events)).order_by("id"):
+        events[event.poll_id].append(event)
+    return events

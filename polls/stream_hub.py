@@ -37,6 +37,7 @@ class Frame:
     version: int
     etag: str
     text: str
+    body: bytes  # the results document itself (the GraphQL subscription's, polls/graphql.py)
 
     def follows(self, last):
         """Whether a subscriber that was last sent `last` (or nothing) should get this:
@@ -171,7 +172,7 @@ def results_frame(poll_id) -> Frame | None:
 
 def frame_of(results) -> Frame:
     """The SSE frame of a RenderedResults."""
-    return Frame(results.version, results.etag, sse("results", results.body.decode()))
+    return Frame(results.version, results.etag, sse("results", results.body.decode()), results.body)
 
 
 def sse(event, data) -> str:

@@ -1,5 +1,6 @@
-"""ASGI entry point: the stream server (uvicorn) serves the results stream from here;
-nginx sends it nothing else (deploy/nginx.conf.template). The API itself runs on the WSGI
+"""ASGI entry point: the stream server (uvicorn) serves the results stream and GraphQL's
+subscriptions (/api/graphql/stream) from here; nginx sends it nothing else
+(deploy/nginx.conf.template). The API itself runs on the WSGI
 server (pollsite/wsgi.py), where database connections persist across requests.
 
 A stream is a request that lasts as long as its subscriber listens, and a crowd of

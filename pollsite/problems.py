@@ -262,8 +262,14 @@ def exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response:
 
     # Anything else is our bug: log it with its traceback, show the client none of it.
     request = context.get("request")
-    logger.exception(
-        "unhandled error on %s %s", getattr(request, "method", "?"), getattr(request, "path", "?")
+    # exc_info=exc, not logger.exception: the GraphQL view (pollsite/graphql/errors.py)
+    # maps errors after the resolver's `except` block has ended; the traceback is the
+    # exception's own either way.
+    logger.error(
+        "unhandled error on %s %s",
+        getattr(request, "method", "?"),
+        getattr(request, "path", "?"),
+        exc_info=exc,
     )
     return _problem_response(ServerError())
 

@@ -457,6 +457,22 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- GraphQL (pollsite/graphql/, docs/api-contract.md "GraphQL") ---------------------------
+# The limits a public GraphQL endpoint needs (OWASP's GraphQL cheat sheet), checked before
+# any database work: a document deeper than this, with more aliases or tokens than this,
+# or asking its paginated lists for more items than this (nested pages multiply; a page
+# holds at most 100) is refused with its code.
+GRAPHQL_MAX_DEPTH = envint("GRAPHQL_MAX_DEPTH", 10, minimum=1)
+GRAPHQL_MAX_ALIASES = envint("GRAPHQL_MAX_ALIASES", 15, minimum=0)
+GRAPHQL_MAX_TOKENS = envint("GRAPHQL_MAX_TOKENS", 2000, minimum=100)
+GRAPHQL_MAX_ITEMS = envint("GRAPHQL_MAX_ITEMS", 1000, minimum=100)
+# Trusted documents (pollsite/graphql/trusted.py): a JSON file of {sha256: document}, such
+# as graphql-codegen's persisted documents; when set, only those documents run.
+GRAPHQL_TRUSTED_DOCUMENTS = envstr("GRAPHQL_TRUSTED_DOCUMENTS", "")
+# Introspection and the GraphiQL page: on in development, off in production.
+GRAPHQL_INTROSPECTION = envbool("GRAPHQL_INTROSPECTION", not PRODUCTION)
+GRAPHQL_GRAPHIQL = envbool("GRAPHQL_GRAPHIQL", not PRODUCTION)
+
 # --- CORS: no origin is allowed unless the environment names it. ----------------------
 CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"

@@ -7,6 +7,9 @@
 --                   ({"option_ids": [...]}) or a ranked one of three ({"ranking": [...]})
 --   MODE noop-vote: POST /api/v1/bench/noop-vote, same tokens and bodies
 --   MODE get:       GET PATH (results or the no-op GET), anonymous
+--   MODE post:      POST PATH with the JSON body in BODYFILE (a GraphQL query), anonymous
+--
+-- wrk -s load.lua URL -- - post WINDOW_S PACE_MS NTHREADS PATH BODYFILE
 --
 -- Why a window inside wrk's duration: when wrk's -d runs out it drops the requests in
 -- flight, yet the server still commits those votes, and "201s == rows" would not hold.
@@ -53,6 +56,11 @@ function init(args)
   mode, window, pace = args[2], tonumber(args[3]), tonumber(args[4])
   local nthreads = tonumber(args[5])
   get_path = args[6]
+  if mode == "post" then
+    local file = assert(io.open(args[7], "rb"))
+    post_body = file:read("*a")
+    file:close()
+  end
   local tokens
   tokens, polls = read_data(args[1])
   -- Each thread gets its own slice of voters, so no two threads ever send the same
@@ -60,7 +68,7 @@ function init(args)
   mine = {}
   for i = tid + 1, #tokens, nthreads do table.insert(mine, tokens[i]) end
   -- Less one: the format-check call to request() uses up a pair on the first thread.
-  capacity = (mode == "get") and math.huge or #mine * math.max(#polls, 1) - 1
+  capacity = (mode == "get" or mode == "post") and math.huge or #mine * math.max(#polls, 1) - 1
   k, issued, responses, exhausted = 0, 0, 0, 0
   statuses = {}
   first, last = 0, 0
@@ -85,8 +93,11 @@ end
 
 local json_headers = { ["Content-Type"] = "application/json" }
 
+local post_headers = { ["Content-Type"] = "application/json" }
+
 function request()
   if mode == "get" then return wrk.format("GET", get_path) end
+  if mode == "post" then return wrk.format("POST", get_path, post_headers, post_body) end
   -- Voter-major walk: pair n is (voter n mod L, poll n div L); n < L * #polls.
   local n = k
   k = k + 1

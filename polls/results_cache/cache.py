@@ -39,6 +39,43 @@ class ResultsCache:
                 return results
             return self._fetch(poll_id, slot)
 
+    def read_many(self, poll_ids, build_many):
+        """read() for several polls at once (a page of them): {poll id: results}, unknown
+        polls left out. Those that neither this process nor Redis holds are built with
+        one call, build_many(poll ids) -> {poll id: (Version, results)}, so a page costs
+        one database statement whatever its size. The protocol is read()'s, poll by
+        poll: its generation is read (and its lease taken) before the database is, and
+        what is built is stored only if that generation is still current."""
+        started = time.monotonic()
+        lease = settings.RESULTS_LEASE_SECONDS
+        found, missing = {}, {}
+        for poll_id in poll_ids:
+            slot = self._slots.of(poll_id)
+            slot.read_at = started
+            results = slot.current(started)
+            if results is not None:
+                found[poll_id] = results
+                continue
+            asked = time.monotonic()
+            try:
+                generation, results = self._store.read(poll_id, lease_seconds=lease)
+            except CacheUnavailable:
+                missing[poll_id] = (None, asked, asked)  # built, not stored, not kept
+                continue
+            if results is not None and by_the_clock(results):
+                found[poll_id] = self._hold(slot, (None, results), asked, until=asked + lease)
+            else:
+                missing[poll_id] = (generation, asked, asked + lease)
+        if len(found) < len(poll_ids):
+            self._keeper.wake()
+        built = build_many(list(missing)) if missing else {}
+        for poll_id, (generation, asked, until) in missing.items():
+            one = built.get(poll_id)
+            if one is not None and until > asked:
+                self._store.store_if_current(poll_id, generation, *one)
+            found[poll_id] = self._hold(self._slots.of(poll_id), one, asked, until=until)
+        return {poll_id: results for poll_id, results in found.items() if results is not None}
+
     def changed(self, poll_ids):
         """After a change to these polls committed, before it is acknowledged: give each
         poll a new generation and wait out the leases on them, this process's included

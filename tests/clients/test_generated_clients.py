@@ -132,13 +132,12 @@ class Node:
         return [self.node, directory / "node_modules" / ".bin" / name]
 
 
-@pytest.fixture(scope="module")
-def typescript(live_schema, tmp_path_factory):
-    """A directory with the pinned TypeScript tools installed and the schema's types
-    generated (schema.d.ts). The tools are kept in the project's var/cache between runs
-    (keyed by the lock file; the test run's own VAR_DIR is thrown away)."""
-    node = Node()
-    lock = (HERE / "ts" / "package-lock.json").read_bytes()
+def pinned_tools(node, source):
+    """The directory of the tools pinned by `source`'s package.json and lock file,
+    installed once with npm ci and kept in the project's var/cache between runs (keyed
+    by the lock file; the test run's own VAR_DIR is thrown away). Skips where the npm
+    registry cannot be reached."""
+    lock = (source / "package-lock.json").read_bytes()
     cache = HERE.parents[1] / "var" / "cache" / "client-tools"
     tools = cache / hashlib.sha256(lock).hexdigest()[:12]
     if not (tools / "node_modules" / ".package-lock.json").exists():
@@ -148,8 +147,17 @@ def typescript(live_schema, tmp_path_factory):
             pytest.skip(f"the npm registry cannot be reached: {reachable.stderr.strip()[-200:]}")
         tools.mkdir(parents=True, exist_ok=True)
         for name in ("package.json", "package-lock.json"):
-            shutil.copy(HERE / "ts" / name, tools / name)
+            shutil.copy(source / name, tools / name)
         run([*node.npm, "ci", "--no-audit", "--no-fund"], cwd=tools, env=node.env, timeout=600)
+    return tools
+
+
+@pytest.fixture(scope="module")
+def typescript(live_schema, tmp_path_factory):
+    """A directory with the pinned TypeScript tools installed (pinned_tools) and the
+    schema's types generated (schema.d.ts)."""
+    node = Node()
+    tools = pinned_tools(node, HERE / "ts")
     work = tmp_path_factory.mktemp("ts")
     for name in ("package.json", "tsconfig.json", "flow.ts"):
         shutil.copy(HERE / "ts" / name, work / name)

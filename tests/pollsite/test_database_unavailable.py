@@ -89,3 +89,25 @@ def test_a_write_whose_answer_was_lost_is_outcome_unknown_not_503(rf, method, st
     assert response.status_code == status
     assert response.data["code"] == code
     assert response.headers["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize(
+    ("query", "token"),
+    [
+        ("{ polls { totalCount } }", None),  # anonymous: the resolver's read
+        ("{ polls { totalCount } }", "x" * 64),  # the token's lookup, before any resolver
+        ('mutation { castVote(pollId: "1", optionId: "1") { receipt } }', "x" * 64),
+    ],
+)
+def test_graphql_answers_503_while_the_database_is_down(stopped_database, query, token):
+    """Not a 500, nor a 200 with nothing in it: 503 database_unavailable, Retry-After,
+    and the error's extensions say so (a vote answered so was not counted)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = httpx.post(
+        f"{stopped_database.url}/api/graphql", json={"query": query}, headers=headers, timeout=15
+    )
+    assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) > 0
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "database_unavailable", "status": 503, "retryAfter": 5}
+    assert "psycopg2" not in response.text

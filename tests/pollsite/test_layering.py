@@ -16,7 +16,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["pollsite", "migrations_extra", "identity", "polls", "webhooks"]
 NEVER_FROM_PRODUCT_CODE = {"devstack", "bench", "loadtest", "registry_simulator", "tests"}
-ROUTING = {Path("pollsite/urls.py")}
+# Routing names the apps: the URLs, and the GraphQL schema's root fields, which are the
+# URLs of GraphQL (pollsite/graphql/schema.py puts each app's types together).
+ROUTING = {Path("pollsite/urls.py"), Path("pollsite/graphql/schema.py")}
 
 
 def modules():
