@@ -140,6 +140,7 @@ def test_it_refreshes_the_timeline_less_often_than_the_results_snapshot():
 # --- Under real concurrency, against a live server -----------------------------------------
 
 
+@pytest.mark.reliability  # load: 1,000 votes and reads over 16 threads
 @pytest.mark.django_db(transaction=True)
 def test_it_never_serves_a_read_older_than_an_acknowledged_vote(live_server, make_poll):
     """1,000 cast-then-read pairs interleaved over 16 threads: every read must include
