@@ -2,8 +2,9 @@
 
 Loaded with `-p tests.support.suites` (pyproject.toml). A plain `pytest` (`make test`)
 runs the fast, deterministic suite: tests marked `reliability` (faults, load, fuzzing)
-or `cluster` (the multi-node cluster) are deselected, as if `-m` had said so. Any
-of these runs them as well:
+or `cluster` (the multi-node cluster) are deselected, as if `-m` had said so. Every test
+in tests/reliability and tests/cluster has its folder's marker. Any of these runs them
+as well:
 
 - naming a path: `pytest tests/reliability/test_canary.py`, a directory, or a node id;
 - choosing markers: `pytest -m reliability` (`make reliability`), `-m cluster`;
@@ -26,9 +27,18 @@ def pytest_addoption(parser):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    # Set as the -m option, so that pytest-xdist hands the same choice to its workers.
+    # As if -m had said so: pytest deselects them, and says how many.
     if runs_fast_suite_only(config):
         config.option.markexpr = FAST_SUITE
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(config, items):
+    """A test in tests/reliability or tests/cluster is in that suite, marked or not."""
+    for item in items:
+        for suite in SLOW_SUITES:
+            if config.rootpath / "tests" / suite in item.path.parents:
+                item.add_marker(suite)
 
 
 def runs_fast_suite_only(config):
@@ -41,8 +51,5 @@ def runs_fast_suite_only(config):
 
 def pytest_report_header(config):
     if config.option.markexpr == FAST_SUITE:
-        return (
-            "suite: the fast one; the reliability and cluster tests run in "
-            "`make reliability`, `make cluster-test` and `make test-all` (or name their path)"
-        )
+        return "suite: fast (make reliability, make cluster-test: the others; make test-all: all)"
     return None
