@@ -35,10 +35,10 @@ TEST_WORKERS = $(if $(ARGS),0,2)
 test: $(STAMP) ## The fast suite: unit, API, database, schema, clients (ARGS goes to pytest)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(ARGS)
 
-reliability: $(STAMP) ## The reliability suite: faults, load, fuzzing (about 8 minutes)
+reliability: $(STAMP) ## The reliability suite: faults, load, fuzzing (about 13 minutes)
 	$(PY) -m pytest -m reliability -s -o junit_family=xunit1 --junitxml=reliability-junit.xml $(ARGS)
 
-cluster-test: $(STAMP) ## The cluster suite: faults on `make cluster`'s nodes (about 5 minutes)
+cluster-test: $(STAMP) ## The cluster suite: faults on `make cluster`'s nodes (about 2 minutes)
 	@devstack/install-pgbouncer || echo "Without PgBouncer the cluster tests skip"
 	$(PY) -m pytest -m cluster -s -o junit_family=xunit1 --junitxml=cluster-junit.xml $(ARGS)
 
