@@ -98,6 +98,7 @@ def test_it_takes_one_ranked_ballot_from_a_storm_of_200_by_one_voter(live_server
     assert tally_audit() == (1, 1, 0)  # the one first preference
 
 
+@pytest.mark.reliability  # load: 600 voters at once
 def test_it_counts_600_parallel_ranked_and_multiple_ballots_exactly(live_server, make_poll):
     ranked = make_poll(labels=("Ada", "Grace", "Hedy"), ballot_kind="ranked")
     multiple = make_poll(labels=("Ada", "Grace", "Hedy"), ballot_kind="multiple", title="B")
