@@ -3,7 +3,9 @@ two Redis and three sentinels, two API and two stream nodes, workers, nginx) und
 same Supervisor, restarting what dies, as `make cluster` does (devstack/cluster.py).
 
 Where PgBouncer is not installed (Debian's package: .ci/run installs it), these tests
-skip with a message, as the browser tests do without chromium."""
+skip with a message, as the browser tests do without chromium. Each test module is marked
+`cluster` (a conftest's pytestmark would mark nothing): `make cluster-test` runs them,
+`make test` does not."""
 
 import contextlib
 import threading
@@ -19,8 +21,6 @@ from devstack.pgbouncer import INSTALL_HINT, pgbouncer_binary
 from devstack.processes import free_port
 from tests.reliability.conftest import figure  # noqa: F401 - the RELIABILITY lines
 from tests.support import stack
-
-pytestmark = [pytest.mark.reliability]
 
 
 class RunningCluster:

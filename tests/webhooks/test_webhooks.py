@@ -253,6 +253,7 @@ def one_worker_mid_delivery(register, receiver, make_poll, *, hang, **env):
         yield hooks, worker
 
 
+@pytest.mark.reliability  # kill -9, then 15 s of missed heartbeats
 def test_a_worker_killed_mid_delivery_delivers_again_with_the_same_id(
     register, receiver, make_poll
 ):
@@ -268,6 +269,7 @@ def test_a_worker_killed_mid_delivery_delivers_again_with_the_same_id(
     assert Delivery.objects.get().status == "delivered"
 
 
+@pytest.mark.reliability  # SIGSTOP, 15 s of missed heartbeats, a 20 s hang
 def test_a_worker_paused_mid_delivery_is_taken_over_and_its_return_changes_nothing(
     register, receiver, make_poll
 ):
