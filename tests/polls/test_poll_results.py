@@ -154,7 +154,7 @@ def test_it_refreshes_the_timeline_less_often_than_the_results_snapshot(tmp_path
     except AssertionError:
         raise AssertionError(
             f"refreshed at {refreshed()}; started {started}; log:\n{log.read_text()[-3000:]}"
-        )
+        ) from None
     finally:
         refresher.terminate()
         refresher.wait(10)
