@@ -33,6 +33,7 @@ from bench import (
     profile,
     ranked,
     report,
+    report_raw,
     servers,
 )
 from bench import graphql as graphql_figure
@@ -109,14 +110,21 @@ def parse_args(argv):
     parser.add_argument(
         "--profile", action="store_true", help="then profile the HTTP paths with py-spy"
     )
+    parser.add_argument(
+        "--tails",
+        action="store_true",
+        help="only the tails: figures 2, 3 and 9 (printed; RESULTS.md is left as it is)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     cfg = Config.quick() if args.quick else Config()
-    if args.no_experiments:
+    if args.no_experiments or args.tails:
         cfg.experiments = False
+    if args.tails:  # the 1,000,000-vote read is figure 3's scale check, not a tail
+        cfg.big_preload = 10_000
     clock = Clock()
 
     def on_signal(signum, frame):
@@ -129,7 +137,10 @@ def main(argv=None):
     wrk_version = http_load.wrk_version() if http_load.ensure_wrk(clock.say) else None
     stack = Stack(clock.say)
     try:
-        run = Bench(stack, cfg, clock, profile=args.profile).run(wrk_version)
+        bench = Bench(stack, cfg, clock, profile=args.profile)
+        if args.tails:
+            return bench.run_tails()
+        run = bench.run(wrk_version)
     except KeyboardInterrupt:
         clock.say("interrupted: stopping everything")
         return 130
@@ -169,31 +180,9 @@ class Bench:
         self.out["machine"] = report.machine()
         self.out["versions"] = report.versions(self.stack, wrk_version)
         self.database_layer()
-        self.phase(f"fixtures: {self.cfg.voters} verified voters with tokens, polls")
-        self.tokens = fixtures.create_voters(self.cfg.voters)
-        sizing = WebSizing()
-        self.phase(
-            "web tier as `make run` starts it: nginx, granian "
-            f"({sizing.api_workers} x {sizing.api_threads} threads), uvicorn"
-        )
-        web, children = self.stack.start_web("web")
-        self.app, self.base = children[0], web.url  # children[0]: granian, the API server
-        self.stack.start_background()
-        warm = fixtures.create_polls(1, title="Warm-up")[0]
-        self.audit(http_figures.warm_up(self.stack, self.base, self.tokens, warm, say=self.say))
+        self.start_servers()
         self.servers()
-        self.phase(
-            f"reference app: a typical DRF backend (gunicorn x{reference_harness.WORKERS} sync,"
-            " JWT, results cached 30 s), on the same PostgreSQL and Redis"
-        )
-        self.reference = reference_harness.start(
-            self.stack,
-            voters=self.cfg.voters,
-            # figure 2's, then figure 9's votes, then the one read in figures 3 and 9
-            polls=self.cfg.vote_polls + EQUAL_LOAD_POLLS + 1,
-            preload_voters=self.cfg.small_preload,
-            say=self.say,
-        )
+        self.start_reference()
         self.http_votes()
         self.http_results()
         self.equal_load()
@@ -213,6 +202,49 @@ class Bench:
         self.out["goals"] = report.goals(self.out)
         report.write(self.out)
         return self.out
+
+    def run_tails(self):
+        """`--tails`: the closed-loop figures the tail goals read (2 and 3) and latency at
+        equal offered load (9), about 8 minutes; printed, bench/RESULTS.md untouched."""
+        self.phase("stack: PostgreSQL 18 (durable), Redis, migrations")
+        self.stack.start()
+        fixtures.setup_django()
+        self.start_servers()
+        self.start_reference()
+        self.http_votes()
+        self.http_results()
+        self.equal_load()
+        votes, results = self.out["http_votes"], self.out["http_results"]
+        print("\n".join(report_raw.sections_of_tails(votes, results, self.out["equal_load"])))
+        return 0 if all(a["ok"] for a in self.out["audits"]) else 1
+
+    def start_servers(self):
+        self.phase(f"fixtures: {self.cfg.voters} verified voters with tokens, polls")
+        self.tokens = fixtures.create_voters(self.cfg.voters)
+        sizing = WebSizing()
+        self.phase(
+            "web tier as `make run` starts it: nginx, granian "
+            f"({sizing.api_workers} x {sizing.api_threads} threads), uvicorn"
+        )
+        web, children = self.stack.start_web("web")
+        self.app, self.base = children[0], web.url  # children[0]: granian, the API server
+        self.stack.start_background()
+        warm = fixtures.create_polls(1, title="Warm-up")[0]
+        self.audit(http_figures.warm_up(self.stack, self.base, self.tokens, warm, say=self.say))
+
+    def start_reference(self):
+        self.phase(
+            f"reference app: a typical DRF backend (gunicorn x{reference_harness.WORKERS} sync,"
+            " JWT, results cached 30 s), on the same PostgreSQL and Redis"
+        )
+        self.reference = reference_harness.start(
+            self.stack,
+            voters=self.cfg.voters,
+            # figure 2's, then figure 9's votes, then the one read in figures 3 and 9
+            polls=self.cfg.vote_polls + EQUAL_LOAD_POLLS + 1,
+            preload_voters=self.cfg.small_preload,
+            say=self.say,
+        )
 
     def cluster(self):
         """make cluster (devstack/cluster.py) beside this run's make run stack: the same

@@ -59,6 +59,9 @@ def request_bytes(method, path, *, host, token=None, body=None):
 
 
 async def _read_answer(reader):
+    """The answer's status, and whether the server keeps the connection open after it
+    (HTTP/1.1's default, unless it says `Connection: close`, as gunicorn's sync workers
+    do after every answer)."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
@@ -71,33 +74,38 @@ async def _read_answer(reader):
                 break
     else:
         await reader.readexactly(int(headers.get("content-length", "0")))
-    return status
+    return status, headers.get("connection", "").lower() != "close"
 
 
 async def _run(host, port, requests, *, label, rate, seconds, connections):
+    """At most `connections` open at once, opened when a request is due and none is idle
+    (never ahead: a connection opened and left idle holds a sync server's worker, which
+    waits for its request), kept while the server keeps it alive."""
     run = OpenLoopRun(label, rate, seconds)
-    pool = asyncio.Queue()
-    for _ in range(connections):
-        pool.put_nowait(await asyncio.open_connection(host, port))
+    idle: asyncio.Queue = asyncio.Queue()
+    slots = asyncio.Semaphore(connections)
     loop = asyncio.get_running_loop()
     tasks = set()
 
     async def send(due, data):
-        reader, writer = await pool.get()
-        try:
-            writer.write(data)
-            status = await _read_answer(reader)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            run.errors += 1
-            writer.close()
+        async with slots:
             try:
-                reader, writer = await asyncio.open_connection(host, port)
-            except OSError:
+                reader, writer = idle.get_nowait() if not idle.empty() else (None, None)
+                if writer is None:
+                    reader, writer = await asyncio.open_connection(host, port)
+                writer.write(data)
+                status, kept = await _read_answer(reader)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                run.errors += 1
+                if writer is not None:
+                    writer.close()
                 return
-        else:
             run.latencies_ms.append((loop.time() - due) * 1000)
             run.statuses[status] += 1
-        pool.put_nowait((reader, writer))
+            if kept:
+                idle.put_nowait((reader, writer))
+            else:
+                writer.close()
 
     start = loop.time() + 0.05
     for i in range(int(rate * seconds)):
@@ -111,8 +119,8 @@ async def _run(host, port, requests, *, label, rate, seconds, connections):
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     await asyncio.gather(*tasks)
-    while not pool.empty():
-        _, writer = pool.get_nowait()
+    while not idle.empty():
+        _, writer = idle.get_nowait()
         writer.close()
     return run
 

@@ -23,6 +23,7 @@ def sections(run):
         + _results(run["http_results"])
         + _freshness(run["freshness"], run["sse_fan_out"])
         + _out_of_band(run.get("out_of_band"))
+        + _equal_load(run.get("equal_load"))
         + _audits(run["audits"])
         + _profiles(run.get("profiles"))
     )
@@ -138,6 +139,41 @@ def _out_of_band(oob):
     out = ["## 6. Votes written outside the API (SQL INSERT -> results)", ""]
     out += _table(["measure", "value"], sorted(oob.items()))
     return out
+
+
+def sections_of_tails(votes, results, equal):
+    """`python -m bench --tails`: figures 2, 3 and 9, as RESULTS.md would show them."""
+    return _votes(votes) + _results(results) + _equal_load(equal)
+
+
+def _equal_load(equal):
+    """Figure 9: latency at equal offered load, ours and the reference, per rate."""
+    if not equal:
+        return []
+    out = [
+        "## 9. Latency at equal offered load (open loop)",
+        "",
+        f"The reference app's closed-loop capacity: {equal['capacity']}; "
+        f"{equal['rounds']} rounds of {equal['seconds']} s, latencies of the rounds merged.",
+        "",
+    ]
+    out += _table(
+        ["figure", "offered /s", "server", "p50 ms", "p99 ms", "p99.9 ms", "answers", "not ok"],
+        [
+            (
+                r["kind"],
+                f"{r['rate']:.0f} ({r['share']:.0%})",
+                r["who"],
+                _f(r["p50_ms"]),
+                _f(r["p99_ms"]),
+                _f(r["p999_ms"]),
+                r["answers"],
+                r["not_ok"],
+            )
+            for r in sorted(equal["rows"], key=lambda r: (r["kind"], r["share"], r["who"]))
+        ],
+    )
+    return [*out, ""]
 
 
 def _audits(audits):
