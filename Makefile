@@ -21,8 +21,9 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 run: $(STAMP) ## Start PostgreSQL, Redis and the API on 127.0.0.1:$PORT (default 8000)
 	$(PY) -m devstack run
 
-cluster: $(STAMP) ## The same on several nodes: replica, PgBouncer, Sentinel (docs/scaling.md)
+cluster: $(STAMP) ## The same on several nodes: Patroni failover, PgBouncer, Sentinel (docs/scaling.md)
 	@devstack/install-pgbouncer
+	@devstack/install-cluster-packages
 	$(PY) -m devstack cluster
 
 test: $(STAMP) ## Run the test suite on throwaway PostgreSQL and Redis
