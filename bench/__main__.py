@@ -23,6 +23,7 @@ from functools import partial
 from bench import (
     audit,
     db_layer,
+    equal_load,
     fixtures,
     freshness,
     http_figures,
@@ -39,6 +40,9 @@ from bench.reference import harness as reference_harness
 from bench.stack import Stack, raise_open_files_limit
 from bench.stats import ratio
 from devstack.web import WebSizing
+
+# Polls of figure 9's votes, for each side: 4,000 voters each, enough for its rounds.
+EQUAL_LOAD_POLLS = 3
 
 
 @dataclass
@@ -59,6 +63,8 @@ class Config:
     small_preload: int = 1000
     big_preload: int = 1_000_000
     ranked_ballots: int = 1_000_000
+    equal_rounds: int = 3  # figure 9
+    equal_seconds: int = 6
     subscribers: int = 100
     fresh_votes: int = 200
     fresh_rate: float = 20.0
@@ -75,6 +81,8 @@ class Config:
             rounds=1,
             big_preload=100_000,
             ranked_ballots=100_000,
+            equal_rounds=1,
+            equal_seconds=3,
             fresh_votes=40,
             out_of_band=3,
         )
@@ -181,12 +189,14 @@ class Bench:
         self.reference = reference_harness.start(
             self.stack,
             voters=self.cfg.voters,
-            polls=self.cfg.vote_polls + 1,  # the last one is read in figure 3
+            # figure 2's, then figure 9's votes, then the one read in figures 3 and 9
+            polls=self.cfg.vote_polls + EQUAL_LOAD_POLLS + 1,
             preload_voters=self.cfg.small_preload,
             say=self.say,
         )
         self.http_votes()
         self.http_results()
+        self.equal_load()
         self.graphql_results()
         self.freshness()
         self.out_of_band()
@@ -296,6 +306,7 @@ class Bench:
         cfg = self.cfg
         self.phase(f"3. preloading {cfg.small_preload:,} and {cfg.big_preload:,} votes")
         small, big, other, small_before = fixtures.create_polls(4, title="Results")
+        self.small_poll = small
         preloads = [
             preload.through_triggers(self.stack, small, cfg.small_preload),
             preload.in_bulk(self.stack, big, cfg.big_preload),
@@ -384,6 +395,38 @@ class Bench:
         )
         self.out["graphql"] = found
         self.audit(found.pop("audit"))
+
+    def equal_load(self):
+        cfg = self.cfg
+        capacity = {
+            "results": self.out["http_results"]["reference_rate"],
+            "votes": self.out["http_votes"]["reference"]["rate"],
+        }
+        self.phase(
+            "9. equal offered load: an open loop at 50 % and 80 % of the reference app's "
+            f"rates ({capacity['results']:.0f} reads/s, {capacity['votes']:.0f} votes/s), "
+            f"{cfg.equal_rounds} rounds of {cfg.equal_seconds}s (bench/equal_load.py)"
+        )
+        polls = fixtures.create_polls(EQUAL_LOAD_POLLS, title="Equal load")
+        start = cfg.vote_polls
+        result = equal_load.figure(
+            self.base,
+            self.tokens,
+            polls,
+            self.small_poll,
+            self.reference,
+            self.reference.polls[start : start + EQUAL_LOAD_POLLS],
+            self.reference.polls[-1],
+            capacity=capacity,
+            rounds=cfg.equal_rounds,
+            seconds=cfg.equal_seconds,
+            say=self.say,
+        )
+        self.out["equal_load"] = result
+        voted = sum(
+            r["answers"] for r in result["rows"] if r["kind"] == "votes" and r["who"] == "ours"
+        )
+        self.audit(audit.phase(self.stack, "equal load", [p.id for p in polls], created=voted))
 
     def ranked_results(self):
         cfg = self.cfg

@@ -102,6 +102,10 @@ def _ms(x):
     return "n/a" if x is None else f"{x:.1f} ms"
 
 
+def _times(a, b):
+    return "n/a" if a is None or not b else f"{a / b:.1f}x"
+
+
 def _against_reference(figure, ours, ref, rate_ratio, goal):
     """A goal row against the reference app: `goal` times its rate, p99 no worse."""
     met = (
@@ -225,6 +229,36 @@ def goals(run):
         )
     )
     rows.extend(graphql_figure.rows(run, _ms))
+    rows.append(
+        (
+            "3 results tail, closed loop: p99 / p50, and p99 / the reference's",
+            f"{_ms(res['results_p99_ms'])} / {_ms(res['results_p50_ms'])} = "
+            f"{_times(res['results_p99_ms'], res['results_p50_ms'])}; reference p99 "
+            f"{_ms(res['reference_p99_ms'])}",
+            "<= 3x, and <= the reference's",
+            res["results_p99_ms"] is not None
+            and res["results_p50_ms"]
+            and res["results_p99_ms"] <= 3 * res["results_p50_ms"]
+            and res["results_p99_ms"] <= res["reference_p99_ms"],
+        )
+    )
+    equal = run.get("equal_load")
+    if equal is not None:
+        by = {(r["kind"], r["share"], r["who"]): r for r in equal["rows"]}
+        for kind, share in sorted({(r["kind"], r["share"]) for r in equal["rows"]}):
+            ours, ref = by[(kind, share, "ours")], by[(kind, share, "reference")]
+            p99_ratio = ours["p99_ms"] / ref["p99_ms"] if ref["p99_ms"] else None
+            rows.append(
+                (
+                    f"9 {kind} at {share:.0%} of the reference's rate ({ours['rate']:.0f}/s): p99",
+                    f"{_ms(ours['p99_ms'])} / {_ms(ref['p99_ms'])} = "
+                    + ("n/a" if p99_ratio is None else f"{p99_ratio:.2f}")
+                    + f" (p50 {_ms(ours['p50_ms'])} / {_ms(ref['p50_ms'])}, p99.9 "
+                    f"{_ms(ours['p999_ms'])} / {_ms(ref['p999_ms'])})",
+                    "<= 0.7",
+                    p99_ratio is not None and p99_ratio <= 0.7 and not ours["not_ok"],
+                )
+            )
     ranked = run.get("ranked_results")
     if ranked is not None:
         rows.append(

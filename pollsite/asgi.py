@@ -24,6 +24,8 @@ import django
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
 
+from pollsite.long_lived import frozen_once_warm_asgi
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pollsite.settings")
 django.setup(set_prefix=False)
 
@@ -33,4 +35,4 @@ settings.MIDDLEWARE = settings.STREAM_MIDDLEWARE
 for signal in (signals.request_started, signals.request_finished):
     for receiver in signal._live_receivers(None)[0]:
         signal.disconnect(receiver)
-application = ASGIHandler()
+application = frozen_once_warm_asgi(ASGIHandler())  # pollsite/long_lived.py says why

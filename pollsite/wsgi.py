@@ -13,9 +13,11 @@ import os
 from django.core.wsgi import get_wsgi_application
 from granian.utils.proxies import wrap_wsgi_with_proxy_headers
 
+from pollsite.long_lived import frozen_once_warm
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pollsite.settings")
 
 application = wrap_wsgi_with_proxy_headers(
-    get_wsgi_application(),
+    frozen_once_warm(get_wsgi_application()),  # pollsite/long_lived.py says why
     trusted_hosts=os.environ.get("TRUSTED_PROXIES", "127.0.0.1").split(","),
 )

@@ -18,6 +18,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -31,11 +33,40 @@ VENV_BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+CACHE = HERE.parents[1] / "var" / "cache"  # the project's; the run's own VAR_DIR is thrown away
+
+
 def run(args, **kwargs):
     """Run a tool; its output is the failure message."""
     done = subprocess.run(args, capture_output=True, text=True, **kwargs)
     assert done.returncode == 0, f"{' '.join(map(str, args))}\n{done.stdout}\n{done.stderr}"
     return done
+
+
+def cached(kind, *sources):
+    """var/cache/<kind>/<hash>: a folder named by everything its contents are made from,
+    so that a changed schema, generator or lock file makes a new one."""
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(hashlib.sha256(source).digest())
+    return CACHE / kind / digest.hexdigest()[:12]
+
+
+def made_once(folder, make):
+    """`folder`, made by make(scratch) in a scratch folder then renamed into place, unless
+    an earlier run made it: a run stopped midway leaves no half-made folder behind."""
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".making-"))
+        try:
+            make(scratch)
+            scratch.rename(folder)
+        except OSError:
+            if not folder.exists():  # else another run made it first
+                raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -49,26 +80,33 @@ def live_schema(web_server, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def python_client(live_schema, tmp_path_factory):
-    """The directory holding the generated package `poll_client`."""
-    out = tmp_path_factory.mktemp("python-client")
-    run(
-        [
-            VENV_BIN / "openapi-python-client",
-            "generate",
-            "--path",
-            live_schema,
-            "--output-path",
-            out / "poll_client",
-            "--meta",
-            "none",
-            "--config",
-            HERE / "openapi-python-client.yaml",
-        ],
-        # The generator formats its output with ruff, which it looks for on PATH.
-        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
-    )
-    return out
+def python_client(live_schema):
+    """The directory holding the generated package `poll_client`, and mypy's cache for it.
+    Kept in var/cache by the schema, the generator's configuration and its version: on an
+    unchanged schema a run generates nothing, and mypy checks again only what changed."""
+    config = HERE / "openapi-python-client.yaml"
+    generator = version("openapi-python-client").encode()
+    folder = cached("python-client", live_schema.read_bytes(), config.read_bytes(), generator)
+
+    def generate(scratch):
+        run(
+            [
+                VENV_BIN / "openapi-python-client",
+                "generate",
+                "--path",
+                live_schema,
+                "--output-path",
+                scratch / "poll_client",
+                "--meta",
+                "none",
+                "--config",
+                config,
+            ],
+            # The generator formats its output with ruff, which it looks for on PATH.
+            env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
+        )
+
+    return made_once(folder, generate)
 
 
 def test_the_python_client_types_the_flow_strictly(python_client):
@@ -134,12 +172,10 @@ class Node:
 
 def pinned_tools(node, source):
     """The directory of the tools pinned by `source`'s package.json and lock file,
-    installed once with npm ci and kept in the project's var/cache between runs (keyed
-    by the lock file; the test run's own VAR_DIR is thrown away). Skips where the npm
-    registry cannot be reached."""
+    installed once with npm ci and kept in var/cache between runs (keyed by the lock
+    file). Skips where the npm registry cannot be reached."""
     lock = (source / "package-lock.json").read_bytes()
-    cache = HERE.parents[1] / "var" / "cache" / "client-tools"
-    tools = cache / hashlib.sha256(lock).hexdigest()[:12]
+    tools = CACHE / "client-tools" / hashlib.sha256(lock).hexdigest()[:12]
     if not (tools / "node_modules" / ".package-lock.json").exists():
         ping = [*node.npm, "ping"]
         reachable = subprocess.run(ping, env=node.env, capture_output=True, text=True, timeout=60)
@@ -153,23 +189,32 @@ def pinned_tools(node, source):
 
 
 @pytest.fixture(scope="module")
-def typescript(live_schema, tmp_path_factory):
-    """A directory with the pinned TypeScript tools installed (pinned_tools) and the
-    schema's types generated (schema.d.ts)."""
+def typescript(live_schema):
+    """A directory with the pinned TypeScript tools installed (pinned_tools), the schema's
+    types generated (schema.d.ts) and tsc's record of its last check (.tsbuildinfo). The
+    rest is kept by the schema and the lock file: on an unchanged schema a run generates
+    nothing, and tsc checks again only what changed."""
     node = Node()
+    lock = (HERE / "ts" / "package-lock.json").read_bytes()
     tools = pinned_tools(node, HERE / "ts")
-    work = tmp_path_factory.mktemp("ts")
-    for name in ("package.json", "tsconfig.json", "flow.ts"):
+
+    def generate(scratch):
+        openapi_typescript = [node.node, tools / "node_modules" / ".bin" / "openapi-typescript"]
+        run([*openapi_typescript, live_schema, "-o", scratch / "schema.d.ts"], env=node.env)
+        (scratch / "node_modules").symlink_to(tools / "node_modules")
+
+    work = made_once(cached("typescript", live_schema.read_bytes(), lock), generate)
+    for name in ("package.json", "tsconfig.json", "flow.ts"):  # as they are now
         shutil.copy(HERE / "ts" / name, work / name)
-    (work / "node_modules").symlink_to(tools / "node_modules")
-    generate = [*node.tool(work, "openapi-typescript"), live_schema, "-o", work / "schema.d.ts"]
-    run(generate, cwd=work, env=node.env)
     return work, node
 
 
 def test_the_typescript_types_check_the_flow_strictly(typescript):
     work, node = typescript
-    run([*node.tool(work, "tsc"), "--project", "tsconfig.json"], cwd=work, env=node.env)
+    # --incremental: tsc checks again what changed since its last check of this folder
+    # (by content), and reports its kept errors for what did not.
+    tsc = [*node.tool(work, "tsc"), "--project", "tsconfig.json", "--incremental"]
+    run([*tsc, "--tsBuildInfoFile", ".tsbuildinfo"], cwd=work, env=node.env)
 
 
 def test_the_typescript_flow_runs_against_the_server(web_server, typescript):

@@ -5,7 +5,8 @@ and two stream nodes, workers, nginx) under the same Supervisor, restarting what
 
 Where PgBouncer, etcd, HAProxy or the system Python's venv is missing (Debian's packages:
 .ci/run installs them), these tests skip with a message, as the browser tests do without
-chromium."""
+chromium. Each test module is marked `cluster` (a conftest's pytestmark would mark
+nothing): `make cluster-test` runs them, `make test` does not."""
 
 import contextlib
 import subprocess
@@ -23,8 +24,6 @@ from devstack.pgbouncer import INSTALL_HINT, pgbouncer_binary
 from devstack.processes import free_port
 from tests.reliability.conftest import figure  # noqa: F401 - the RELIABILITY lines
 from tests.support import stack
-
-pytestmark = [pytest.mark.reliability]
 
 
 class RunningCluster:

@@ -15,7 +15,7 @@ from tests.cluster.test_node_faults import Follower
 from tests.cluster.voting import VotingCrowd
 from tests.support.waiting import wait_for
 
-pytestmark = [pytest.mark.reliability]
+pytestmark = [pytest.mark.cluster]
 
 # Goals (issue 32, docs/scaling.md "Failover"): a crash costs the leader key's ttl (20 s)
 # and a little; a planned switchover a few seconds.

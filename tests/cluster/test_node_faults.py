@@ -19,7 +19,7 @@ from tests.cluster.conftest import open_poll
 from tests.support.streams import streams_held
 from tests.support.waiting import wait_for
 
-pytestmark = [pytest.mark.reliability]
+pytestmark = [pytest.mark.cluster]
 
 
 def vote_until_answered(client, poll_id, option_id, token, seen, deadline=60):

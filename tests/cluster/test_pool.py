@@ -11,7 +11,7 @@ import pytest
 from bench.cluster import BackendSampler, http_crowd
 from tests.cluster.conftest import open_poll
 
-pytestmark = [pytest.mark.reliability]
+pytestmark = [pytest.mark.cluster]
 CLIENTS = 1000
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.cluster.conftest import open_poll
 
-pytestmark = [pytest.mark.reliability]
+pytestmark = [pytest.mark.cluster]
 BOUND = 2.0 + 0.2  # REPLICA_MAX_LAG_SECONDS + REPLICA_CHECK_SECONDS (pollsite/settings.py)
 
 

@@ -14,7 +14,7 @@ import pytest
 from tests.cluster.conftest import open_poll
 from tests.cluster.test_read_your_writes import bearer
 
-pytestmark = [pytest.mark.reliability]
+pytestmark = [pytest.mark.cluster]
 
 
 def read_while(cluster, paths, stop, seen, slowest):

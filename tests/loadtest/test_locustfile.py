@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 
 from polls.models import Vote
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]  # a load run
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 

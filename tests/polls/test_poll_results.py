@@ -17,11 +17,13 @@ from django.db import connection
 from django.utils import timezone
 
 from devstack import BASE_DIR as ROOT
+from polls.management.commands.reconcile_results import RECONCILER_LOCK
 from polls.models import Poll, ResultsSnapshot
 from tests.support.plugin import redis_stopped
 from tests.support.stack import app_env
 from tests.support.voters import verified_tokens
 from tests.support.votes import options_of
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -124,22 +126,43 @@ def test_it_refreshes_the_timeline_less_often_than_the_results_snapshot():
     """The timeline's refresh scans every vote: it runs every TIMELINE_REFRESH_SECONDS,
     poll_results_mv (from the counters) at every pass."""
     env = app_env(TIMELINE_REFRESH_SECONDS="3600")
+    started = timezone.now()
     refresher = subprocess.Popen(
         [sys.executable, "manage.py", "refresh_results", "--every", "0.2"], env=env, cwd=ROOT
     )
+
+    def refreshed():
+        return dict(ResultsSnapshot.objects.values_list("name", "refreshed_at"))
+
+    def both_refreshed_then_only_the_results():
+        at = refreshed()
+        timeline, results = at.get("vote_timeline_mv", started), at.get("poll_results_mv", started)
+        return timeline > started and results - timeline > timedelta(seconds=1)
+
     try:
-        time.sleep(3)
+        # Both run at the first pass; only poll_results_mv keeps going (every 0.2 s),
+        # until it is more than a second past the timeline's only refresh.
+        wait_for(both_refreshed_then_only_the_results, within=30)
     finally:
         refresher.terminate()
         refresher.wait(10)
-    refreshed = dict(ResultsSnapshot.objects.values_list("name", "refreshed_at"))
-    # Both ran at the first pass; only poll_results_mv kept going.
-    assert refreshed["poll_results_mv"] - refreshed["vote_timeline_mv"] > timedelta(seconds=1)
+
+
+def reconciler_acting():
+    """A reconcile_results holds the advisory lock that lets one act (it passes at once)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND classid = 0 AND objid = %s)",
+            [RECONCILER_LOCK],
+        )
+        return cursor.fetchone()[0]
 
 
 # --- Under real concurrency, against a live server -----------------------------------------
 
 
+@pytest.mark.reliability  # load: 1,000 votes and reads over 16 threads
 @pytest.mark.django_db(transaction=True)
 def test_it_never_serves_a_read_older_than_an_acknowledged_vote(live_server, make_poll):
     """1,000 cast-then-read pairs interleaved over 16 threads: every read must include
@@ -290,7 +313,7 @@ def test_it_brings_a_vote_written_outside_the_api_to_results_and_streams_within_
             frames = sse_frames(response)
             assert event_data(next(frames))["total_votes"] == 0
             assert httpx.get(results_url).json()["total_votes"] == 0  # cached now
-            time.sleep(2)  # the reconciler is up and has had its first look
+            wait_for(reconciler_acting, within=30)  # up, holding its lock: a pass follows
             with connection.cursor() as cursor:
                 cursor.execute(
                     "INSERT INTO polls_vote (poll_id, option_id, voter_key, receipt)"

@@ -57,6 +57,7 @@ def needed_the_tie_rule(runoff):
     return False
 
 
+@pytest.mark.reliability  # fuzzing: 2,100 generated elections, about 20 s
 @pytest.mark.django_db
 def test_the_runoff_counts_as_an_independent_implementation_does(make_poll):
     poll = make_poll(labels=[f"Option {i}" for i in range(OPTIONS)], ballot_kind="ranked")

@@ -1,7 +1,8 @@
 """The Dockerfile, docker-compose.yml and docs/configuration.md name only variables that
 the settings really read, and docs/configuration.md lists every one of them; the CI
-workflow runs what .ci/run runs."""
+workflow runs what .ci/run runs, and that is every test suite."""
 
+import os
 import re
 import subprocess
 import sys
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support import suites
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables read by something other than the settings: the container's own plumbing.
@@ -134,8 +137,27 @@ def test_the_github_workflow_runs_what_ci_runs():
     assert job["container"].startswith("python:3.11-") and "bookworm" in job["container"]
     assert [step["run"] for step in job["steps"] if "run" in step] == [".ci/run"]
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "apt-get install -y -qq chromium" in ci
-    assert ci.index("make lint") < ci.index("make test")
+    assert "apt-get install -y -qq chromium" in ci and "devstack/install-pgbouncer" in ci
+    commands = [line.strip() for line in ci.splitlines() if not line.lstrip().startswith("#")]
+    assert commands.index("make lint") < commands.index("make test-all")
+
+
+def test_make_test_all_runs_every_suite():
+    """CI's `make test-all` runs pytest three times: the fast suite (no -m: the plugin
+    leaves out the two markers), then -m reliability, then -m cluster. Together: every
+    test. `make -n` prints the commands; it runs only the recursive makes, with -n too."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    dry_run = subprocess.run(
+        ["make", "-n", "--no-print-directory", "test-all"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    runs = [re.search(r" -m pytest(?: -m (\w+))?", line) for line in dry_run.splitlines()]
+    assert [run.group(1) for run in runs if run] == [None, "reliability", "cluster"]
+    assert suites.FAST_SUITE == "not reliability and not cluster"
 
 
 @pytest.mark.parametrize("compose_file", ["docker-compose.yml", "docker-compose.cluster.yml"])

@@ -78,6 +78,7 @@ def stack(tmp_path):
             process.wait(60)
 
 
+@pytest.mark.reliability  # kill -9 of PostgreSQL and of the API server
 def test_it_restarts_the_database_and_the_api_server_when_they_die(stack):
     supervisor, base, log = stack
     for needle in ("postgres -D", "granian"):

@@ -4,6 +4,8 @@ Loaded with `-p tests.support.plugin` (pyproject.toml). pytest-django reads sett
 pytest_load_initial_conftests hook; a wrapper hook runs around it, so the servers are up
 and DATABASE_URL / REDIS_URL point at them by then. The data lives in a temporary folder
 outside the project, so `make run`'s var/ is never touched, and both can run at once.
+Under pytest-xdist each worker process starts its own (the hook runs in each), and the
+controller, which runs no test, none.
 """
 
 import os
@@ -68,9 +70,15 @@ def _start_registry(tmp):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
-    if not early_config.getoption("help", False):
+    if not early_config.getoption("help", False) and not _hands_tests_to_workers(early_config):
         _start_stack()
     return (yield)
+
+
+def _hands_tests_to_workers(early_config):
+    """pytest-xdist's controller (-n) runs no test: each worker starts a stack of its own."""
+    workers = getattr(early_config.known_args_namespace, "numprocesses", None)
+    return bool(workers) and "PYTEST_XDIST_WORKER" not in os.environ
 
 
 def pytest_unconfigure(config):
