@@ -9,9 +9,12 @@ chromium. Each test module is marked `cluster` (a conftest's pytestmark would ma
 nothing): `make cluster-test` runs them, `make test` does not."""
 
 import contextlib
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import psutil
@@ -210,20 +213,26 @@ def cluster(tmp_path_factory):
     missing = patroni.missing_pieces()
     if missing:
         pytest.skip(f"{', '.join(missing)} missing ({patroni.INSTALL_HINT}); the cluster needs it")
-    directory = tmp_path_factory.mktemp("cluster")
+    # Not under pytest's temporary root: each pytest session that starts on this machine
+    # (another worktree's) sets that root back to 0700, and Patroni, running as
+    # PostgreSQL's user, would find its data folder gone and stop its PostgreSQL.
+    directory = Path(tempfile.mkdtemp(prefix="polls-cluster-"))
+    log_dir = tmp_path_factory.mktemp("cluster-log")
     env = stack.app_env(LOG_LEVEL="WARNING", RESULTS_STREAM_HEARTBEAT="1")
     # Not the test run's database: the cluster has its own primary.
     for name in ("DATABASE_URL", "REDIS_URL", "REGISTRY_URL", "DATABASE_REPLICA_URL"):
         env.pop(name, None)
-    cluster = Cluster(directory, port=free_port(), env=env, durable=False)
+    cluster = Cluster(directory, port=free_port(), env=env, durable=False, log_dir=log_dir)
     try:
         cluster.start()
     except BaseException:
         cluster.stop()
+        shutil.rmtree(directory, ignore_errors=True)
         raise
     running = RunningCluster(cluster)
     yield running
     running.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="package")
