@@ -29,6 +29,8 @@ from pollsite.db_backend.base import WATCHDOG
 from pollsite.threads import BackgroundThread
 
 logger = logging.getLogger(__name__)
+# The LISTEN connection's application_name (pg_stat_activity), one per stream process.
+LISTENER_NAME = "results stream listener"
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ class Hub:
         conn = psycopg2.connect(
             settings.DATABASE_URL,
             connect_timeout=settings.DATABASES["default"]["OPTIONS"]["connect_timeout"],
+            # Named, so that pg_stat_activity shows where each stream process listens.
+            application_name=LISTENER_NAME,
         )
         conn.autocommit = True
         every = settings.RESULTS_STREAM_REFRESH_SECONDS
