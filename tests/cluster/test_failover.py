@@ -5,12 +5,14 @@ a row on the leader of the end, none twice, the counters equal a recount, nothin
 503/504 with Retry-After was answered on the way, and the time without an acknowledged
 vote is measured. Real processes, real signals; each test prints its figure."""
 
+import contextlib
 import time
 
 import psycopg2
 import pytest
 
 from polls.management.commands.reconcile_results import RECONCILER_LOCK
+from polls.stream_hub import LISTENER_NAME
 from tests.cluster.test_node_faults import Follower
 from tests.cluster.voting import VotingCrowd
 from tests.support.waiting import wait_for
@@ -39,9 +41,18 @@ def wait_new_leader(cluster, old, timeout=60):
 
 
 def wait_rejoined(cluster, name, timeout=120):
-    """Until `name` runs again as a standby of the leader, with the others."""
+    """Until `name` runs again as a standby of the leader, replaying its WAL (Patroni's
+    view of a node just thawed may still be the one it left before), with the others."""
     wait_for(lambda: cluster.roles().get(name) in STANDBY_ROLES, within=timeout, every=0.25)
+    wait_for(lambda: replays(cluster, name), within=timeout, every=0.25)
     cluster.wait_members(timeout=timeout)
+
+
+def replays(cluster, name):
+    try:
+        return cluster.caught_up(name, within=1)
+    except psycopg2.OperationalError:
+        return False
 
 
 def healing(cluster, since):
@@ -51,11 +62,11 @@ def healing(cluster, since):
     try:
         [seen] = cluster.sql(
             "SELECT (SELECT count(*) FROM pg_stat_activity"
-            "        WHERE backend_type = 'client backend' AND query = 'LISTEN results_changed'),"
+            "        WHERE application_name = %s),"
             " EXISTS (SELECT FROM procrastinate_events WHERE type = 'succeeded' AND at > %s),"
             " EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND granted"
             "         AND objid = %s)",
-            [since, RECONCILER_LOCK],
+            [LISTENER_NAME, since, RECONCILER_LOCK],
         )
         return seen
     except psycopg2.OperationalError:
@@ -89,6 +100,26 @@ def wait_healed(cluster, since, timeout=90):
     return healed
 
 
+@contextlib.contextmanager
+def following(cluster, crowd, voters, count=4):
+    """Stream subscribers of the crowd's first poll for the block (they start the stream
+    processes' LISTEN). At its end, each has been sent the poll's final count, every
+    version at most once and in order, on the one connection it opened: its stream node
+    healed by itself (it re-LISTENs on the leader, or rereads within a second)."""
+    followers = [Follower(cluster.url, crowd.polls[0][0]) for _ in range(count)]
+    try:
+        yield followers
+        wait_for(
+            lambda: all(f.totals and f.totals[-1] == len(voters) for f in followers), within=30
+        )
+    finally:
+        for follower in followers:
+            follower.close()
+    for follower in followers:
+        assert follower.totals == sorted(set(follower.totals)), follower.totals
+        assert follower.connects == 1  # its stream node never failed
+
+
 def figures_of(crowd, cluster, **more):
     gap, _ = crowd.gap()
     return {
@@ -108,28 +139,20 @@ def test_the_leader_killed_a_standby_takes_over_and_no_acknowledged_vote_is_lost
     cluster.wait_members()
     old = cluster.leader()
     crowd = VotingCrowd(cluster, people.staff, voters, "Leader killed")
-    followers = [Follower(cluster.url, crowd.polls[0][0]) for _ in range(4)]
-    try:
-        with crowd:
-            time.sleep(3)
-            with cluster.unsupervised():
-                killed_at = time.monotonic()
-                cluster.kill_node(old)
-                promoted_after = wait_new_leader(cluster, old)
-                new = cluster.leader()
-                wait_for(lambda: crowd.acknowledged_since(killed_at + promoted_after), within=60)
-                since = leader_time(cluster)
-            healed_at = time.monotonic() - killed_at
-            healed = wait_healed(cluster, since)
-            wait_rejoined(cluster, old)
-            rejoined_after = time.monotonic() - killed_at
-            time.sleep(2)
-        wait_for(
-            lambda: all(f.totals and f.totals[-1] == len(voters) for f in followers), within=15
-        )
-    finally:
-        for follower in followers:
-            follower.close()
+    with crowd, following(cluster, crowd, voters):
+        time.sleep(3)
+        with cluster.unsupervised():
+            killed_at = time.monotonic()
+            cluster.kill_node(old)
+            promoted_after = wait_new_leader(cluster, old)
+            new = cluster.leader()
+            wait_for(lambda: crowd.acknowledged_since(killed_at + promoted_after), within=60)
+            since = leader_time(cluster)
+        healed_at = time.monotonic() - killed_at
+        healed = wait_healed(cluster, since)
+        wait_rejoined(cluster, old)
+        rejoined_after = time.monotonic() - killed_at
+        time.sleep(2)
     figures = figures_of(
         crowd,
         cluster,
@@ -145,11 +168,6 @@ def test_the_leader_killed_a_standby_takes_over_and_no_acknowledged_vote_is_lost
     crowd.assert_sound(figures)
     assert new != old and cluster.roles()[old] in STANDBY_ROLES
     assert figures["writes_gap_s"] < CRASH_GAP_GOAL, figures
-    # The stream: each subscriber was sent each version at most once, in order, and the
-    # last one (its hub listens on the new leader, or rereads within a second).
-    for follower in followers:
-        assert follower.totals == sorted(set(follower.totals)), follower.totals
-        assert follower.connects == 1  # its stream node never failed
 
 
 def test_the_leader_frozen_then_thawed_is_demoted_and_rejoins(cluster, people, voters, figure):
@@ -159,7 +177,7 @@ def test_the_leader_frozen_then_thawed_is_demoted_and_rejoins(cluster, people, v
     cluster.wait_members()
     old = cluster.leader()
     crowd = VotingCrowd(cluster, people.staff, voters, "Leader frozen")
-    with crowd:
+    with crowd, following(cluster, crowd, voters):
         time.sleep(3)
         with cluster.frozen_node(old):
             frozen_at = time.monotonic()
@@ -193,7 +211,7 @@ def test_a_planned_switchover_under_voting_loses_nothing(cluster, people, voters
     cluster.wait_members()
     old, candidate = cluster.leader(), cluster.role_of("sync_standby")
     crowd = VotingCrowd(cluster, people.staff, voters, "Switchover")
-    with crowd:
+    with crowd, following(cluster, crowd, voters):
         time.sleep(3)
         started = time.monotonic()
         output = cluster.patronictl(

@@ -19,7 +19,7 @@ READERS = 2
 PAUSE = 0.05  # between a voter's answer and its next vote: a steady ~100 votes/s
 RETRY_PAUSE = 0.2
 GIVE_UP = 120  # seconds one voter keeps retrying one vote
-POLLS_AHEAD = 6
+POLLS_AHEAD = 14
 
 
 @dataclass
@@ -74,7 +74,8 @@ class VotingCrowd:
             return ballot, options[("Ada", "Grace")[n % 2]]
 
     def start(self):
-        # Polls opened ahead for the whole test (1,500 tokens each, about 15 s of votes):
+        # Polls opened ahead for the whole test (1,500 tokens each, about 15 s of votes; the
+        # longest test votes about 2 minutes):
         # a voter must not need the database to get its next poll in the gap.
         for _ in range(POLLS_AHEAD):
             self._open_poll()
