@@ -30,7 +30,7 @@ from bench.fixtures import write_wrk_data
 from bench.stack import raise_open_files_limit
 from bench.stats import merged_percentile
 from devstack.cluster import Cluster
-from devstack.pgbouncer import server_ports
+from devstack.pgbouncer import server_connections
 from devstack.postgres import ensure_database, start_postgres
 from devstack.processes import Child, free_port, stop_all
 from devstack.redis import start_redis
@@ -270,8 +270,8 @@ def audit(port):
 
 
 class BackendSampler:
-    """Every 50 ms, in a thread of its own: the primary's client backends, and of them
-    those that are PgBouncer's server connections (matched by port: SHOW SERVERS)."""
+    """Every 50 ms, in a thread of its own: the leader's client backends, and PgBouncer's
+    server connections to it (SHOW SERVERS)."""
 
     def __init__(self, cluster):
         self.cluster, self.samples, self.pooled = cluster, [], []
@@ -279,18 +279,18 @@ class BackendSampler:
         self._thread = threading.Thread(target=self._run)
 
     def sample(self):
-        ports = server_ports(self.cluster.ports.pgbouncer, "polls") or [0]
+        pooled = server_connections(self.cluster.ports.pgbouncer, "polls")
         conn = psycopg2.connect(
             host="127.0.0.1", port=self.cluster.ports.primary, user="postgres", dbname="polls"
         )
         try:
             with conn.cursor() as cursor:
                 cursor.execute(
-                    "SELECT count(*) - 1, count(*) FILTER (WHERE client_port = ANY(%s))"
-                    " FROM pg_stat_activity WHERE backend_type = 'client backend'",
-                    [ports],
+                    "SELECT count(*) - 1 FROM pg_stat_activity"
+                    " WHERE backend_type = 'client backend'"
                 )
-                return cursor.fetchone()
+                [(backends,)] = cursor.fetchall()
+                return backends, pooled
         finally:
             conn.close()
 
