@@ -160,6 +160,17 @@ class RunningCluster:
             time.sleep(0.2)
         return False
 
+    @contextlib.contextmanager
+    def maintenance(self):
+        """Patroni's maintenance mode for the block (`patronictl pause`): Patroni leaves
+        PostgreSQL alone, so a replay paused by hand stays paused (otherwise it resumes
+        it at its next loop, as it must after a parameter change on PostgreSQL 14+)."""
+        self.patronictl("pause", "--wait")
+        try:
+            yield
+        finally:
+            self.patronictl("resume", "--wait")
+
     def patronictl(self, *args):
         name = self.nodes[0].name
         return patroni.patronictl(
