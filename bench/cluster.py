@@ -175,17 +175,9 @@ def measure(sides, tmp):
             voters = side.tokens[1:]
             mine = voters[r * VOTERS_PER_ROUND : (r + 1) * VOTERS_PER_ROUND]
             data = write_wrk_data(tmp / f"{side.name}-votes-{r}.txt", mine, [vote_polls[r]])
-            load = http_load.run(
-                side.url,
-                label=f"{side.name} votes #{r + 1}",
-                mode="vote",
-                data=data,
-                window=WINDOW,
-                threads=THREADS,
-                connections=CONNECTIONS,
+            loads[side.name]["votes"].append(
+                vote_load(side.url, f"{side.name} votes #{r + 1}", data)
             )
-            loads[side.name]["votes"].append(load)
-            say_load(load)
             bg = voters[(ROUNDS + r) * VOTERS_PER_ROUND : (ROUNDS + r + 1) * VOTERS_PER_ROUND]
             bg_data = write_wrk_data(tmp / f"{side.name}-bg-{r}.txt", bg, [read_polls[r]])
             background = http_load.start(
@@ -255,6 +247,21 @@ def cluster_phase(run_side, directory):
         cluster.stop()
 
 
+def vote_load(url, label, data):
+    """One round of HTTP votes (wrk, `data`'s ballots), said as it ends."""
+    load = http_load.run(
+        url,
+        label=label,
+        mode="vote",
+        data=data,
+        window=WINDOW,
+        threads=THREADS,
+        connections=CONNECTIONS,
+    )
+    say_load(load)
+    return load
+
+
 def synchronous_cost(cluster, url, staff, voters, tmp):
     """HTTP votes on the cluster with Patroni's synchronous_mode on (a commit waits for the
     standby's flush) and off, ROUNDS rounds, alternating within each; on again after."""
@@ -267,17 +274,7 @@ def synchronous_cost(cluster, url, staff, voters, tmp):
                 i = 2 * r + n
                 mine = voters[i * VOTERS_PER_ROUND : (i + 1) * VOTERS_PER_ROUND]
                 data = write_wrk_data(tmp / f"synchronous-{i}.txt", mine, [polls[i]])
-                load = http_load.run(
-                    url,
-                    label=f"synchronous_mode {mode} #{r + 1}",
-                    mode="vote",
-                    data=data,
-                    window=WINDOW,
-                    threads=THREADS,
-                    connections=CONNECTIONS,
-                )
-                loads[mode].append(load)
-                say_load(load)
+                loads[mode].append(vote_load(url, f"synchronous_mode {mode} #{r + 1}", data))
     finally:
         set_synchronous(cluster, True)
     return {mode: summary(runs) for mode, runs in loads.items()}
