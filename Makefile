@@ -39,7 +39,7 @@ test: $(STAMP) ## The fast suite: unit, API, database, schema, clients (ARGS goe
 reliability: $(STAMP) ## The reliability suite: faults, load, fuzzing (about 13 minutes)
 	$(PY) -m pytest -m reliability -s -o junit_family=xunit1 --junitxml=reliability-junit.xml $(ARGS)
 
-cluster-test: $(STAMP) ## The cluster suite: faults on `make cluster`'s nodes (about 2 minutes)
+cluster-test: $(STAMP) ## The cluster suite: faults and failover on `make cluster`'s nodes (about 9 minutes)
 	@devstack/install-pgbouncer || echo "Without PgBouncer the cluster tests skip"
 	@devstack/install-cluster-packages || echo "Without etcd, HAProxy or python3-venv the cluster tests skip"
 	$(PY) -m pytest -m cluster -s -o junit_family=xunit1 --junitxml=cluster-junit.xml $(ARGS)
