@@ -34,7 +34,7 @@ cluster: $(STAMP) ## The same on several nodes: Patroni failover, PgBouncer, Sen
 # unless ARGS says -n 2. The fault suites stay in one: their figures need the cores.
 TEST_WORKERS = $(if $(ARGS),0,2)
 test: $(STAMP) ## The fast suite: unit, API, database, schema, clients (ARGS goes to pytest)
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope -o junit_family=xunit1 --junitxml=test-junit.xml $(ARGS)
 
 reliability: $(STAMP) ## The reliability suite: faults, load, fuzzing (about 13 minutes)
 	$(PY) -m pytest -m reliability -s -o junit_family=xunit1 --junitxml=reliability-junit.xml $(ARGS)
@@ -44,13 +44,17 @@ cluster-test: $(STAMP) ## The cluster suite: faults and failover on `make cluste
 	@devstack/install-cluster-packages || echo "Without etcd, HAProxy or python3-venv the cluster tests skip"
 	$(PY) -m pytest -m cluster -s -o junit_family=xunit1 --junitxml=cluster-junit.xml $(ARGS)
 
-# Every suite runs, even after one failed; the run fails if any did.
+# Every suite runs, even after one failed; the run fails if any did, and ends by naming
+# the tests that failed (CI shows the tail of a long run).
 test-all: $(STAMP) ## Every suite in turn (test, reliability, cluster-test), as CI runs them
-	@failed=""; \
+	@rm -f test-junit.xml reliability-junit.xml cluster-junit.xml; failed=""; \
 	for suite in test reliability cluster-test; do \
 		$(MAKE) --no-print-directory $$suite || failed="$$failed $$suite"; \
 	done; \
-	if [ -n "$$failed" ]; then echo "make test-all: failed:$$failed" >&2; exit 1; fi
+	if [ -n "$$failed" ]; then \
+		$(PY) -m tests.support.junit_summary test-junit.xml reliability-junit.xml cluster-junit.xml; \
+		echo "make test-all: failed:$$failed" >&2; exit 1; \
+	fi
 
 bench: $(STAMP) ## Run the benchmarks and write bench/RESULTS.md
 	$(PY) -m bench

@@ -233,7 +233,8 @@ class Bench:
         verdict = "ok" if result["ok"] else "FAILED"
         self.say(
             f"  audit {result['phase']}: {result['created_201']} x 201 + "
-            f"{result['preloaded']} preloaded, {result['rows']} rows, "
+            f"{result['preloaded']} preloaded, {result.get('unanswered', 0)} unanswered, "
+            f"{result['rows']} rows, "
             f"drift {result['drift']}: {verdict}"
         )
 
@@ -423,10 +424,16 @@ class Bench:
             say=self.say,
         )
         self.out["equal_load"] = result
-        voted = sum(
-            r["answers"] for r in result["rows"] if r["kind"] == "votes" and r["who"] == "ours"
+        ours = [r for r in result["rows"] if r["kind"] == "votes" and r["who"] == "ours"]
+        self.audit(
+            audit.phase(
+                self.stack,
+                "equal load",
+                [p.id for p in polls],
+                created=sum(r["ok"] for r in ours),
+                unanswered=sum(r["unanswered"] for r in ours),
+            )
         )
-        self.audit(audit.phase(self.stack, "equal load", [p.id for p in polls], created=voted))
 
     def ranked_results(self):
         cfg = self.cfg

@@ -87,6 +87,8 @@ def figure(
                 "p99_ms": open_loop.percentile(merged, 99),
                 "p999_ms": open_loop.percentile(merged, 99.9),
                 "answers": len(merged),
+                "ok": sum(s["ok"] for s in summaries),
+                "unanswered": sum(s["errors"] for s in summaries),
                 "not_ok": sum(s["other"] + s["errors"] for s in summaries),
                 "late_ms": max(s["late_ms"] for s in summaries),
             }

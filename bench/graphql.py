@@ -69,6 +69,7 @@ def figure(stack, base, tokens, polls, *, preloaded, cfg, say):
         for label, pairs in rounds.items()
     }
     created = sum(bg.expected for pairs in rounds.values() for _, bg in pairs)
+    unanswered = sum(bg.unanswered for pairs in rounds.values() for _, bg in pairs)
     rest, results = out["REST results"]["reads"], out["GraphQL results"]["reads"]
     return {
         "runs": out,
@@ -85,6 +86,7 @@ def figure(stack, base, tokens, polls, *, preloaded, cfg, say):
             [p.id for p in polls],
             created=created,
             preloaded=preloaded * len(polls),
+            unanswered=unanswered,
         ),
     }
 

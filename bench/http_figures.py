@@ -96,7 +96,9 @@ def votes(stack, base, tokens, polls, *, kinds, reference, cfg, say):
             loads[key].append(load)
             say(_line(load))
     created = sum(load.expected for key in ("vote", *kinds) for load in loads[key])
+    unanswered = sum(load.unanswered for key in ("vote", *kinds) for load in loads[key])
     ref_created = sum(load.expected for load in loads["reference"])
+    ref_unanswered = sum(load.unanswered for load in loads["reference"])
     summary = {key: _summary(runs) for key, runs in loads.items()}
     voted = [p.id for p in polls] + [p.id for kind_polls in kinds.values() for p in kind_polls]
     return {
@@ -107,9 +109,13 @@ def votes(stack, base, tokens, polls, *, kinds, reference, cfg, say):
         "multiple_vs_single": ratio(summary["multiple"]["rate"], summary["vote"]["rate"]),
         "ranked_vs_single": ratio(summary["ranked"]["rate"], summary["vote"]["rate"]),
         "runs": [x.as_dict() for runs in loads.values() for x in runs],
-        "audit": audit.phase(stack, "HTTP votes", voted, created=created),
+        "audit": audit.phase(stack, "HTTP votes", voted, created=created, unanswered=unanswered),
         "reference_audit": reference_harness.audit(
-            reference, "reference votes", [p.id for p in ref_polls_all], created=ref_created
+            reference,
+            "reference votes",
+            [p.id for p in ref_polls_all],
+            created=ref_created,
+            unanswered=ref_unanswered,
         ),
     }
 
@@ -181,9 +187,18 @@ def results(stack, base, tokens, reads, *, cfg, say):
             "runs": [x.as_dict() for pair in pairs for x in pair],
         }
         created = sum(bg.expected for _, bg in pairs)
+        unanswered = sum(bg.unanswered for _, bg in pairs)
         check = read.votes_to[3] if read.votes_to else partial(audit.phase, stack)
         phase = f"results: {read.label}"
-        audits.append(check(phase, [read.voted.id], created=created, preloaded=read.preloaded))
+        audits.append(
+            check(
+                phase,
+                [read.voted.id],
+                created=created,
+                preloaded=read.preloaded,
+                unanswered=unanswered,
+            )
+        )
     return out, audits
 
 

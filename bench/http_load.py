@@ -72,6 +72,12 @@ class Load:
             + (self.issued - self.responses)
         )
 
+    @property
+    def unanswered(self):
+        """Requests whose answer never came (timeouts, resets): a vote among them may
+        have counted. bench/audit.py allows for them, and only for them."""
+        return sum(self.socket_errors.values()) + (self.issued - self.responses)
+
     def as_dict(self):
         """For results.json: without the quantile grid, which is what the merged p50 and
         p99 beside it were computed from (4 KB per round, 39 rounds in a full run: 70 %

@@ -143,9 +143,17 @@ def _out_of_band(oob):
 def _audits(audits):
     out = ["## 5. Audits after each phase", ""]
     out += _table(
-        ["phase", "201s", "preloaded", "rows", "tally drift", "ok"],
+        ["phase", "201s", "preloaded", "unanswered", "rows", "tally drift", "ok"],
         [
-            (a["phase"], a["created_201"], a["preloaded"], a["rows"], a["drift"], a["ok"])
+            (
+                a["phase"],
+                a["created_201"],
+                a["preloaded"],
+                a.get("unanswered", 0),
+                a["rows"],
+                a["drift"],
+                a["ok"],
+            )
             for a in audits
         ],
     )

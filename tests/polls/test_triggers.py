@@ -233,3 +233,33 @@ def test_it_bounds_descriptions_in_the_database(make_poll):
     )
     Poll.objects.filter(pk=poll.pk).update(description="x" * 5000)
     Option.objects.filter(pk=option.pk).update(description="x" * 1000)
+
+
+def test_staff_writes_look_up_a_polls_ballots_without_scanning_every_ballot(make_poll):
+    """The freeze triggers ask "has this poll ballots?" under a lock that holds every vote
+    back. Once one poll holds most ballots, the cached generic plan of that EXISTS (it
+    cannot see which poll) scanned them all: a second per new poll at 1,000,000 ballots.
+    Planned for the poll's id, it is an index lookup, whatever the plan cache does (more
+    than five calls in one session: PostgreSQL switches a function's statement to the
+    generic plan after five)."""
+    crowded = make_poll()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO polls_vote (poll_id, option_id, voter_key, receipt)"
+            " SELECT %s, %s, decode(md5(i::text), 'hex') || decode(md5(i::text), 'hex'),"
+            " md5(i::text) FROM generate_series(1, 3000) AS i",
+            [crowded.pk, options_of(crowded)["Ada"]],
+        )
+        cursor.execute("ANALYZE polls_vote")
+        quiet = [make_poll(title=f"Quiet {i}") for i in range(8)]
+        scans_before = sequential_scans_of_ballots(cursor)
+        for poll in quiet:  # each new option asks, and so does each change of its poll
+            Option.objects.create(poll=poll, label="Late", position=9)
+            Poll.objects.filter(pk=poll.pk).update(title=f"{poll.title}, renamed")
+        assert sequential_scans_of_ballots(cursor) == scans_before
+
+
+def sequential_scans_of_ballots(cursor):
+    """This transaction's sequential scans of polls_vote, so far."""
+    cursor.execute("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'polls_vote'")
+    return cursor.fetchone()[0]

@@ -31,6 +31,8 @@ def test_it_freezes_what_import_built_and_again_once_warm(unfrozen):
     environ = {"REQUEST_METHOD": "GET", "wsgi.input": io.BytesIO()}
     for _ in range(WARM_REQUESTS - 1):
         wrapped(environ, lambda status, headers: None)
-    assert gc.get_freeze_count() == at_import
+    # Not frozen again yet. A frozen object that dies still leaves the permanent generation
+    # (the pytest process's own threads free a few), so the count may drop, never grow.
+    assert gc.get_freeze_count() <= at_import
     wrapped(environ, lambda status, headers: None)
     assert gc.get_freeze_count() > at_import + 50  # the late caches are frozen too
