@@ -73,9 +73,17 @@ def healing(cluster, since):
         return 0, False, False
 
 
-def leader_time(cluster):
-    [(now,)] = cluster.sql("SELECT now()")
-    return now
+def leader_time(cluster, within=30):
+    """now() on the leader, through HAProxy: it finds a new leader a check or two (250 ms
+    each) after Patroni names it, and closes connections until then."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            [(now,)] = cluster.sql("SELECT now()")
+            return now
+        except psycopg2.OperationalError:
+            assert time.monotonic() < deadline, f"no leader through HAProxy in {within} s"
+            time.sleep(0.1)
 
 
 def wait_healed(cluster, since, timeout=90):
