@@ -22,8 +22,9 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 run: $(STAMP) ## Start PostgreSQL, Redis and the API on 127.0.0.1:$PORT (default 8000)
 	$(PY) -m devstack run
 
-cluster: $(STAMP) ## The same on several nodes: replica, PgBouncer, Sentinel (docs/scaling.md)
+cluster: $(STAMP) ## The same on several nodes: Patroni failover, PgBouncer, Sentinel (docs/scaling.md)
 	@devstack/install-pgbouncer
+	@devstack/install-cluster-packages
 	$(PY) -m devstack cluster
 
 # The suites (tests/support/suites.py): with no path in ARGS, `make test` leaves out the tests
@@ -38,8 +39,9 @@ test: $(STAMP) ## The fast suite: unit, API, database, schema, clients (ARGS goe
 reliability: $(STAMP) ## The reliability suite: faults, load, fuzzing (about 13 minutes)
 	$(PY) -m pytest -m reliability -s -o junit_family=xunit1 --junitxml=reliability-junit.xml $(ARGS)
 
-cluster-test: $(STAMP) ## The cluster suite: faults on `make cluster`'s nodes (about 2 minutes)
+cluster-test: $(STAMP) ## The cluster suite: faults and failover on `make cluster`'s nodes (about 9 minutes)
 	@devstack/install-pgbouncer || echo "Without PgBouncer the cluster tests skip"
+	@devstack/install-cluster-packages || echo "Without etcd, HAProxy or python3-venv the cluster tests skip"
 	$(PY) -m pytest -m cluster -s -o junit_family=xunit1 --junitxml=cluster-junit.xml $(ARGS)
 
 # Every suite runs, even after one failed; the run fails if any did, and ends by naming

@@ -30,7 +30,8 @@ from bench.fixtures import write_wrk_data
 from bench.stack import raise_open_files_limit
 from bench.stats import merged_percentile
 from devstack.cluster import Cluster
-from devstack.pgbouncer import server_ports
+from devstack.patroni import set_dynamic
+from devstack.pgbouncer import server_connections
 from devstack.postgres import ensure_database, start_postgres
 from devstack.processes import Child, free_port, stop_all
 from devstack.redis import start_redis
@@ -44,6 +45,10 @@ VOTERS_PER_ROUND = 2500
 
 def say(message):
     print(f"[bench.cluster] {message}", flush=True)
+
+
+def say_load(load):
+    say(f"{load.label}: {load.rate:.0f}/s p99 {load.p99_ms:.1f} ms errors {load.errors}")
 
 
 @dataclass
@@ -170,17 +175,9 @@ def measure(sides, tmp):
             voters = side.tokens[1:]
             mine = voters[r * VOTERS_PER_ROUND : (r + 1) * VOTERS_PER_ROUND]
             data = write_wrk_data(tmp / f"{side.name}-votes-{r}.txt", mine, [vote_polls[r]])
-            load = http_load.run(
-                side.url,
-                label=f"{side.name} votes #{r + 1}",
-                mode="vote",
-                data=data,
-                window=WINDOW,
-                threads=THREADS,
-                connections=CONNECTIONS,
+            loads[side.name]["votes"].append(
+                vote_load(side.url, f"{side.name} votes #{r + 1}", data)
             )
-            loads[side.name]["votes"].append(load)
-            say(f"{load.label}: {load.rate:.0f}/s p99 {load.p99_ms:.1f} ms errors {load.errors}")
             bg = voters[(ROUNDS + r) * VOTERS_PER_ROUND : (ROUNDS + r + 1) * VOTERS_PER_ROUND]
             bg_data = write_wrk_data(tmp / f"{side.name}-bg-{r}.txt", bg, [read_polls[r]])
             background = http_load.start(
@@ -205,7 +202,7 @@ def measure(sides, tmp):
             )
             http_load.finish(background)
             loads[side.name]["results_under_voting"].append(load)
-            say(f"{load.label}: {load.rate:.0f}/s p99 {load.p99_ms:.1f} ms errors {load.errors}")
+            say_load(load)
     return {
         side.name: {
             **{key: summary(runs) for key, runs in loads[side.name].items()},
@@ -216,6 +213,7 @@ def measure(sides, tmp):
 
 
 VOTERS = 2 * ROUNDS * VOTERS_PER_ROUND  # per side
+SYNC_VOTERS = 2 * ROUNDS * VOTERS_PER_ROUND  # the cluster's, with and without sync
 
 
 def start_cluster(directory):
@@ -236,14 +234,71 @@ def cluster_phase(run_side, directory):
     started here; returns the figures, the backends under 1,000 clients included."""
     cluster = start_cluster(directory)
     try:
-        tokens = seed(cluster.env, VOTERS)
+        tokens = seed(cluster.env, VOTERS + SYNC_VOTERS)
         side = Side("make cluster", cluster.web.url, tokens, cluster.ports.primary)
         figures = measure([run_side, side], directory)
+        figures["synchronous replication"] = synchronous_cost(
+            cluster, side.url, tokens[0], tokens[1 + VOTERS :], directory
+        )
         poll = open_poll(side.url, tokens[0], "a thousand clients")
         figures["backends under 1,000 clients"] = thousand_clients(cluster, side.url, poll["id"])
         return figures
     finally:
         cluster.stop()
+
+
+def vote_load(url, label, data):
+    """One round of HTTP votes (wrk, `data`'s ballots), said as it ends."""
+    load = http_load.run(
+        url,
+        label=label,
+        mode="vote",
+        data=data,
+        window=WINDOW,
+        threads=THREADS,
+        connections=CONNECTIONS,
+    )
+    say_load(load)
+    return load
+
+
+def synchronous_cost(cluster, url, staff, voters, tmp):
+    """HTTP votes on the cluster with Patroni's synchronous_mode on (a commit waits for the
+    standby's flush) and off, ROUNDS rounds, alternating within each; on again after."""
+    polls = _polls(url, staff, 2 * ROUNDS, "synchronous")
+    loads = {"on": [], "off": []}
+    try:
+        for r in range(ROUNDS):
+            for n, mode in enumerate(("on", "off")):
+                set_synchronous(cluster, mode == "on")
+                i = 2 * r + n
+                mine = voters[i * VOTERS_PER_ROUND : (i + 1) * VOTERS_PER_ROUND]
+                data = write_wrk_data(tmp / f"synchronous-{i}.txt", mine, [polls[i]])
+                loads[mode].append(vote_load(url, f"synchronous_mode {mode} #{r + 1}", data))
+    finally:
+        set_synchronous(cluster, True)
+    return {mode: summary(runs) for mode, runs in loads.items()}
+
+
+def set_synchronous(cluster, on, timeout=30):
+    """synchronous_mode in the cluster's settings (etcd), then until the leader applies it:
+    a standby named in its synchronous_standby_names, or none."""
+    set_dynamic(cluster.nodes[0], synchronous_mode=on)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=cluster.ports.primary, user="postgres", dbname="polls"
+        )
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute("SHOW synchronous_standby_names")
+                [(names,)] = cursor.fetchall()
+        finally:
+            conn.close()
+        if bool(names) == on:
+            return
+        time.sleep(0.25)
+    raise RuntimeError(f"synchronous_mode={on} not applied in {timeout} s")
 
 
 def summary(loads):
@@ -270,8 +325,8 @@ def audit(port):
 
 
 class BackendSampler:
-    """Every 50 ms, in a thread of its own: the primary's client backends, and of them
-    those that are PgBouncer's server connections (matched by port: SHOW SERVERS)."""
+    """Every 50 ms, in a thread of its own: the leader's client backends, and PgBouncer's
+    server connections to it (SHOW SERVERS)."""
 
     def __init__(self, cluster):
         self.cluster, self.samples, self.pooled = cluster, [], []
@@ -279,18 +334,18 @@ class BackendSampler:
         self._thread = threading.Thread(target=self._run)
 
     def sample(self):
-        ports = server_ports(self.cluster.ports.pgbouncer, "polls") or [0]
+        pooled = server_connections(self.cluster.ports.pgbouncer, "polls")
         conn = psycopg2.connect(
             host="127.0.0.1", port=self.cluster.ports.primary, user="postgres", dbname="polls"
         )
         try:
             with conn.cursor() as cursor:
                 cursor.execute(
-                    "SELECT count(*) - 1, count(*) FILTER (WHERE client_port = ANY(%s))"
-                    " FROM pg_stat_activity WHERE backend_type = 'client backend'",
-                    [ports],
+                    "SELECT count(*) - 1 FROM pg_stat_activity"
+                    " WHERE backend_type = 'client backend'"
                 )
-                return cursor.fetchone()
+                [(backends,)] = cursor.fetchall()
+                return backends, pooled
         finally:
             conn.close()
 
@@ -388,7 +443,9 @@ def main():
 HEADER = (
     f"{ROUNDS} rounds of {WINDOW} s each, the two alternating within a round; {THREADS} wrk "
     f"threads, {CONNECTIONS} connections; results read while 4 connections vote every 30 ms. "
-    "On 2 cores the cluster runs its 19 processes on the same 2 cores as make run's 9, so "
+    "On 2 cores the cluster runs its 26 processes (three etcd members, three PostgreSQL "
+    "nodes each with its Patroni, HAProxy and the 16 before them) on the same 2 cores as "
+    "make run's 9, so "
     "this measures what the pieces cost and that nothing breaks, not what more machines give."
 )
 
@@ -418,6 +475,17 @@ def markdown(figures):
         f"backends in all (at rest {t['backends_at_rest']}: the direct connections of the "
         "streams, workers, reconcilers and replica checks).",
     ]
+    cost = figures.get("synchronous replication")
+    if cost:
+        on, off = cost["on"], cost["off"]
+        lines += [
+            "",
+            "What synchronous replication costs the vote path (the cluster, HTTP votes, "
+            f"{ROUNDS} rounds alternating): with Patroni's synchronous_mode {on['rate']}/s, "
+            f"p50 {on['p50_ms']} ms, p99 {on['p99_ms']} ms, errors {on['errors']}; without it "
+            f"{off['rate']}/s, p50 {off['p50_ms']} ms, p99 {off['p99_ms']} ms, errors "
+            f"{off['errors']}.",
+        ]
     return "\n".join(lines)
 
 

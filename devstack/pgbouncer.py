@@ -91,9 +91,9 @@ def start_pgbouncer(directory, port, *, databases, pool_size, max_clients=4000, 
     return child
 
 
-def server_ports(port, database):
-    """SHOW SERVERS: the local ports of PgBouncer's connections to `database`'s server,
-    to find them in pg_stat_activity (client_port)."""
+def server_connections(port, database):
+    """SHOW SERVERS: how many connections PgBouncer holds to `database`'s server (in use
+    or idle). Its own count: through HAProxy, pg_stat_activity shows HAProxy's ports."""
     import psycopg2
 
     conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="pgbouncer")
@@ -105,4 +105,4 @@ def server_ports(port, database):
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
         conn.close()
-    return [int(row["local_port"]) for row in rows if row["database"] == database]
+    return sum(row["database"] == database for row in rows)

@@ -9,7 +9,6 @@ postmaster.pid is handled by postgres itself.
 
 import importlib.util
 import os
-import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -85,45 +84,6 @@ def start_postgres(pgdata, port, *, log, durable=True, name="postgres", extra=()
     """Run postgres as our child on 127.0.0.1:port (TCP only, no unix socket)."""
     user = prepare_pgdata(pgdata)
     return _run_postgres(pgdata, port, user, log=log, durable=durable, name=name, extra=extra)
-
-
-def start_replica(pgdata, port, *, primary_port, log, name="replica"):
-    """A streaming replica of the server on primary_port: on first start, a base backup
-    taken by the wheel's pg_basebackup (-R writes primary_conninfo and standby.signal);
-    then postgres in hot standby. Its WAL comes over a replication connection, which
-    initdb's default pg_hba allows from 127.0.0.1 (trust, like the rest of the
-    development servers)."""
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    user = _pg_user()
-    if not (pgdata / "PG_VERSION").exists():
-        if pgdata.exists():
-            shutil.rmtree(pgdata)  # a base backup interrupted half-way: start it again
-        if user:
-            import pwd
-
-            pw = pwd.getpwnam(user)
-            grant_traversal(pgdata.parent, user)
-            os.chown(pgdata.parent, pw.pw_uid, pw.pw_gid)
-        say(f"taking a base backup of the primary into {pgdata}")
-        subprocess.run(
-            [
-                pg_bin("pg_basebackup"),
-                *("-h", "127.0.0.1", "-p", str(primary_port), "-U", "postgres"),
-                *("-D", str(pgdata), "-R", "-X", "stream", "--checkpoint=fast"),
-            ],
-            check=True,
-            capture_output=True,
-            **as_user(user),
-        )
-    # hot_standby_feedback: the primary keeps the rows a long replica read still needs,
-    # instead of the read being cancelled by the replay of their cleanup.
-    # primary_conninfo on the command line (it outranks the file -R wrote): the primary's
-    # port may differ from the one the backup was taken from.
-    extra = (
-        *("-c", "hot_standby=on", "-c", "hot_standby_feedback=on"),
-        *("-c", f"primary_conninfo=host=127.0.0.1 port={primary_port} user=postgres"),
-    )
-    return _run_postgres(pgdata, port, user, log=log, durable=True, name=name, extra=extra)
 
 
 def _run_postgres(pgdata, port, user, *, log, durable, name, extra):

@@ -25,9 +25,12 @@ from django.db import close_old_connections
 
 from polls.notifier import CHANNEL
 from polls.results import rendered_results
+from pollsite.db_backend.base import WATCHDOG
 from pollsite.threads import BackgroundThread
 
 logger = logging.getLogger(__name__)
+# The LISTEN connection's application_name (pg_stat_activity), one per stream process.
+LISTENER_NAME = "results stream listener"
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,12 @@ class Hub:
             loop.call_soon_threadsafe(self._refresh_all)
 
     def _listen_once(self):
-        conn = psycopg2.connect(settings.DATABASE_URL)
+        conn = psycopg2.connect(
+            settings.DATABASE_URL,
+            connect_timeout=settings.DATABASES["default"]["OPTIONS"]["connect_timeout"],
+            # Named, so that pg_stat_activity shows where each stream process listens.
+            application_name=LISTENER_NAME,
+        )
         conn.autocommit = True
         every = settings.RESULTS_STREAM_REFRESH_SECONDS
         try:
@@ -144,14 +152,32 @@ class Hub:
             while True:
                 if select.select([conn], [], [], max(0.0, refresh_at - time.monotonic()))[0]:
                     conn.poll()
-                    while conn.notifies:
-                        poll_id = int(conn.notifies.pop(0).payload)
-                        self._loop.call_soon_threadsafe(self.changed, poll_id)
+                self._hand_over(conn)
                 if time.monotonic() >= refresh_at:
+                    self._check(conn)
+                    self._hand_over(conn)
                     self._loop.call_soon_threadsafe(self._refresh_all)
                     refresh_at = time.monotonic() + every
         finally:
             conn.close()
+
+    def _hand_over(self, conn):
+        while conn.notifies:
+            poll_id = int(conn.notifies.pop(0).payload)
+            self._loop.call_soon_threadsafe(self.changed, poll_id)
+
+    @staticmethod
+    def _check(conn):
+        """Whether the LISTEN connection still reaches the primary, asked at each refresh.
+        A silent socket proves nothing: a frozen server keeps it open and sends nothing
+        (the watchdog shuts it after DB_SOCKET_TIMEOUT), and a server demoted to a standby
+        hears no NOTIFY again (a standby cannot LISTEN). Either way: reconnect, which
+        finds the leader now (through HAProxy, docs/scaling.md)."""
+        with WATCHDOG.watch(conn, settings.DB_SOCKET_TIMEOUT, False), conn.cursor() as cursor:
+            cursor.execute("SELECT pg_is_in_recovery()")
+            row = cursor.fetchone()
+        if row is None or row[0]:
+            raise psycopg2.OperationalError("the LISTEN connection reached a standby")
 
 
 hub = Hub()

@@ -149,6 +149,10 @@ EXAMPLE_DETAILS: dict[type[exceptions.APIException], str] = {
 _SQLSTATE_PROBLEMS: dict[str | None, type[exceptions.APIException]] = {}
 _CONSTRAINT_PROBLEMS: dict[str | None, type[exceptions.APIException]] = {}
 UNIQUE_VIOLATION = "23505"
+# A write that reached a server in recovery: a standby, or a leader that Patroni has named
+# but not yet promoted (HAProxy sends connections to it from the moment it holds the
+# leader key). Nothing was written, and the leader is changing: a 503 to retry.
+READ_ONLY_SQL_TRANSACTION = "25006"
 
 
 def register_database_problems(
@@ -188,6 +192,9 @@ def _known_problem(exc: Exception, request: object) -> exceptions.APIException |
         logger.warning("outcome unknown: %s", type(exc.__cause__ or exc).__name__)
         return OutcomeUnknown()
     known = database_refusal(exc) if isinstance(exc, DatabaseError) else None
+    if known is None and sqlstate_of(exc) == READ_ONLY_SQL_TRANSACTION:
+        logger.warning("database unavailable: a write reached a server in recovery")
+        return DatabaseUnavailable()
     # InterfaceError is no DatabaseError in Django's hierarchy: test for it explicitly.
     if known is None and isinstance(exc, (OperationalError, InterfaceError)):
         # Connection refused or lost, the server shutting down, a query cancelled by the

@@ -19,12 +19,20 @@ import logging
 import psycopg2
 import psycopg2.extensions
 
+from pollsite.db_backend.base import WATCHDOG
+
 logger = logging.getLogger(__name__)
 
 
 class SingleActor:
-    def __init__(self, dsn: str, key: int, *, stale_after: float) -> None:
+    def __init__(
+        self, dsn: str, key: int, *, stale_after: float, socket_timeout: float = 0
+    ) -> None:
         self.dsn, self.key, self.stale_after = dsn, key, stale_after
+        # A statement not answered in this long has its socket shut (0: never): a frozen
+        # server keeps the connection open and answers nothing, and its holder would wait
+        # with it, acting no more, until the server came back.
+        self.socket_timeout = socket_timeout
         self._conn: psycopg2.extensions.connection | None = None
         self._held = False
 
@@ -32,21 +40,25 @@ class SingleActor:
         """Whether this process holds the lock now (taking it if it is free, or ending a
         holder that went still). False while the database cannot be reached."""
         try:
-            cursor = self._connection().cursor()
-            if self._held:
-                cursor.execute("SELECT 1")  # the heartbeat: state_change moves
-                return True
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.key])
-            row = cursor.fetchone()
-            self._held = bool(row and row[0])
-            if not self._held:
-                self._end_a_still_holder(cursor)
-            return self._held
+            conn = self._connection()
+            with WATCHDOG.watch(conn, self.socket_timeout, False):
+                return self._take_or_keep(conn.cursor())
         except psycopg2.Error as exc:
             if self._held:
                 logger.warning("lost the lock %s (%s)", self.key, type(exc).__name__)
             self.close()
             return False
+
+    def _take_or_keep(self, cursor) -> bool:
+        if self._held:
+            cursor.execute("SELECT 1")  # the heartbeat: state_change moves
+            return True
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.key])
+        row = cursor.fetchone()
+        self._held = bool(row and row[0])
+        if not self._held:
+            self._end_a_still_holder(cursor)
+        return self._held
 
     def _end_a_still_holder(self, cursor) -> None:
         cursor.execute(

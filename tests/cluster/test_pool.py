@@ -49,8 +49,9 @@ def test_a_thousand_database_clients_share_the_pool(cluster, figure):
         pooled_max=max(sampler.pooled),
         seconds=round(took, 1),
     )
-    # PostgreSQL backends serving the 1,000: at most the pool, and used (the test sees
-    # PgBouncer's connections in pg_stat_activity, so it could see too many).
+    # PostgreSQL connections serving the 1,000: at most the pool, and used (PgBouncer's
+    # own count: through HAProxy, pg_stat_activity cannot tell its connections apart; the
+    # leader's backends in all are in the figure).
     assert 0 < max(sampler.pooled) <= cluster.pool_size, sampler.pooled
 
 

@@ -24,43 +24,45 @@ def test_the_voter_reads_its_vote_at_once_and_others_within_the_bound(cluster, p
     poll_id, options = open_poll(cluster, staff, "Read your writes")
     client = httpx.Client(base_url=cluster.url, timeout=10)
     cluster.wait_replica_serving()
-    cluster.replica_sql("SELECT pg_wal_replay_pause()")
-    try:
-        # Wait until the replica is stale enough that the vote cannot be on it.
-        time.sleep(0.3)
-        vote = client.post(
-            f"/api/v1/polls/{poll_id}/votes",
-            json={"option_id": options["Ada"]},
-            headers=bearer(voter),
-        )
-        assert vote.status_code == 201, vote.text
-        receipt = vote.json()["receipt"]
-        voted = time.monotonic()
-        # The voter: at once, from the primary.
-        mine = client.get(f"/api/v1/receipts/{receipt}", headers=bearer(voter))
-        assert mine.status_code == 200, mine.text
-        # Results: never from the replica, for anyone (and never cached from it).
-        anyone = client.get(f"/api/v1/polls/{poll_id}/results")
-        assert anyone.json()["total_votes"] == 1
-        # Another client: from the replica (paused, so not there yet) until the replica
-        # is older than the bound; then from the primary.
-        statuses = []
-        while True:
-            other = client.get(f"/api/v1/receipts/{receipt}")
-            statuses.append(other.status_code)
-            if other.status_code == 200:
-                break
-            assert other.status_code == 404, other.text
-            assert time.monotonic() - voted < BOUND + 1.0, statuses
-            time.sleep(0.05)
-        seen_after = time.monotonic() - voted
-        paused = cluster.replica_sql("SELECT pg_is_wal_replay_paused()")[0][0]
-        # Past the bound every API process finds the replica too stale to serve (the
-        # one that answered the 200 above may have found it a little sooner).
-        time.sleep(max(0.0, BOUND + 0.3 - (time.monotonic() - voted)))
-        readyz = [client.get("/readyz").json()["replica"] for _ in range(6)]
-    finally:
-        cluster.replica_sql("SELECT pg_wal_replay_resume()")
+    # Maintenance mode: Patroni would resume the replay at its next loop.
+    with cluster.maintenance():
+        cluster.replica_sql("SELECT pg_wal_replay_pause()")
+        try:
+            # Wait until the replica is stale enough that the vote cannot be on it.
+            time.sleep(0.3)
+            vote = client.post(
+                f"/api/v1/polls/{poll_id}/votes",
+                json={"option_id": options["Ada"]},
+                headers=bearer(voter),
+            )
+            assert vote.status_code == 201, vote.text
+            receipt = vote.json()["receipt"]
+            voted = time.monotonic()
+            # The voter: at once, from the primary.
+            mine = client.get(f"/api/v1/receipts/{receipt}", headers=bearer(voter))
+            assert mine.status_code == 200, mine.text
+            # Results: never from the replica, for anyone (and never cached from it).
+            anyone = client.get(f"/api/v1/polls/{poll_id}/results")
+            assert anyone.json()["total_votes"] == 1
+            # Another client: from the replica (paused, so not there yet) until the replica
+            # is older than the bound; then from the primary.
+            statuses = []
+            while True:
+                other = client.get(f"/api/v1/receipts/{receipt}")
+                statuses.append(other.status_code)
+                if other.status_code == 200:
+                    break
+                assert other.status_code == 404, other.text
+                assert time.monotonic() - voted < BOUND + 1.0, statuses
+                time.sleep(0.05)
+            seen_after = time.monotonic() - voted
+            paused = cluster.replica_sql("SELECT pg_is_wal_replay_paused()")[0][0]
+            # Past the bound every API process finds the replica too stale to serve (the
+            # one that answered the 200 above may have found it a little sooner).
+            time.sleep(max(0.0, BOUND + 0.3 - (time.monotonic() - voted)))
+            readyz = [client.get("/readyz").json()["replica"] for _ in range(6)]
+        finally:
+            cluster.replica_sql("SELECT pg_wal_replay_resume()")
     figure(
         "read_your_writes",
         voter_saw_it="at once",

@@ -1,5 +1,6 @@
-"""The replica killed, or paused (SIGSTOP: it keeps its connections and answers nothing),
-under readers of what it serves (receipt checks and a poll's events): a read the replica
+"""The replica that serves reads killed (its Patroni and PostgreSQL), or paused (SIGSTOP:
+it keeps its connections and answers nothing), under readers of what it serves (receipt
+checks and a poll's events): a read the replica
 cannot answer is answered from the primary in the same request, so readers see 200s,
 never a 503, and the vote they check is always there."""
 
@@ -52,14 +53,16 @@ def test_readers_of_the_replica_get_their_answers_when_it_fails(cluster, people,
         reader.start()
     try:
         time.sleep(1)
+        replica = cluster.replica_node()
         with cluster.unsupervised():
             if fault == "killed":
-                cluster.kill("replica")
+                cluster.kill_node(replica)
                 time.sleep(5)
             else:
-                with cluster.paused("replica"):
+                with cluster.frozen_node(replica):
                     time.sleep(5)
-        cluster.wait_restarted("replica")
+        cluster.wait_restarted(replica)
+        cluster.wait_members()
         time.sleep(1)
     finally:
         stop.set()

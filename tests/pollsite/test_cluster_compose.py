@@ -1,18 +1,22 @@
 """docker-compose.cluster.yml, the multi-host topology, and the files it runs, checked
 statically (no Docker engine here): every name it refers to is one of its services, the
-API alone goes through PgBouncer, whatever needs a session goes straight to the primary,
-Redis is two servers behind three sentinels and never persists, and the front is given
-every variable its template names."""
+API alone goes through PgBouncer, whatever needs a session goes straight to the leader
+through HAProxy, PostgreSQL runs under Patroni on three nodes with etcd's three members
+and `make cluster`'s failover settings, Redis is two servers behind three sentinels and
+never persists, and the front is given every variable its template names."""
 
 import configparser
 import ipaddress
 import re
 import shlex
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import yaml
 
+from devstack.patroni import FAILOVER, haproxy_config
+from devstack.patroni import PatroniNode as Node
 from devstack.web import API_HEADROOM, WebSizing
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,10 +24,18 @@ COMPOSE = ROOT / "docker-compose.cluster.yml"
 PGBOUNCER = ROOT / "deploy" / "pgbouncer"
 SENTINEL_CONF = ROOT / "deploy" / "sentinel" / "sentinel.conf"
 NGINX_TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
+PATRONI = ROOT / "deploy" / "patroni"
+HAPROXY = ROOT / "deploy" / "haproxy"
+ETCD = ROOT / "deploy" / "etcd"
 
 SERVICES = {
-    "postgres-primary",
-    "postgres-replica",
+    "etcd-1",
+    "etcd-2",
+    "etcd-3",
+    "postgres-1",
+    "postgres-2",
+    "postgres-3",
+    "haproxy",
     "pgbouncer",
     "redis-1",
     "redis-2",
@@ -53,6 +65,8 @@ SECRETS = (
     "POSTGRES_PASSWORD",
     "REPLICATION_PASSWORD",
 )
+# HAProxy's ports (deploy/haproxy/haproxy.cfg): the leader, a replica.
+LEADER_PORT, REPLICA_PORT = 5000, 5001
 # Names the cluster gives differently from docker-compose.yml (its topology).
 TOPOLOGY_VARIABLES = {"DATABASE_URL", "REDIS_URL", "TRUSTED_PROXIES"}
 PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
@@ -151,11 +165,27 @@ def mounted_script(service):
     return mounts(service)[script].read_text()
 
 
-def init_script(service):
-    """The one script mounted into the image's /docker-entrypoint-initdb.d."""
-    [path] = [c for c in mounts(service) if c.startswith("/docker-entrypoint-initdb.d/")]
-    assert path.endswith(".sh")  # the image runs (or sources) only *.sh, *.sql here
-    return mounts(service)[path].read_text()
+def patroni_yml():
+    return yaml.safe_load((PATRONI / "patroni.yml").read_text())
+
+
+def dockerfile_lines(folder):
+    text = (folder / "Dockerfile").read_text().replace("\\\n", " ")
+    return [line.strip() for line in text.splitlines() if not line.startswith("#")]
+
+
+def haproxy_sections(text):
+    """{"listen primary": [directive, ...], ...} of an haproxy.cfg, comments left out."""
+    sections, current = {}, None
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            current = sections.setdefault(line.strip(), [])
+        else:
+            current.append(" ".join(line.split()))
+    return sections
 
 
 def pgbouncer_ini():
@@ -226,7 +256,7 @@ def test_the_app_starts_after_its_migrations():
         for sentinel in sentinels():
             assert depends[sentinel]["condition"] == "service_healthy", (name, sentinel)
     migrate = services()["migrate"]["depends_on"]
-    assert migrate == {"postgres-primary": {"condition": "service_healthy"}}
+    assert migrate == {"haproxy": {"condition": "service_healthy"}}
 
 
 def test_every_host_in_a_url_is_a_service():
@@ -251,25 +281,25 @@ def test_the_api_nodes_go_through_pgbouncer_in_transaction_mode():
         primary, replica = parse_url(env["DATABASE_URL"]), parse_url(env["DATABASE_REPLICA_URL"])
         assert (primary.hostname, primary.port) == ("pgbouncer", port), name
         assert (replica.hostname, replica.port) == ("pgbouncer", port), name
-        # Each names a PgBouncer database, and each of those its own server.
-        assert databases[primary.path.lstrip("/")]["host"] == "postgres-primary"
-        assert databases[replica.path.lstrip("/")]["host"] == "postgres-replica"
+        # Each names a PgBouncer database, and each of those its own HAProxy port.
+        assert databases[primary.path.lstrip("/")]["port"] == str(LEADER_PORT)
+        assert databases[replica.path.lstrip("/")]["port"] == str(REPLICA_PORT)
         assert service["depends_on"]["pgbouncer"]["condition"] == "service_healthy"
         assert "command" not in service  # the image's: granian
     assert "granian" in (ROOT / "Dockerfile").read_text().split("\nCMD ")[-1]
 
 
-def test_whatever_needs_a_session_goes_straight_to_the_primary():
-    primary = environment(services()["postgres-primary"])
+def test_whatever_needs_a_session_goes_straight_to_the_leader_through_haproxy():
+    superuser = patroni_yml()["postgresql"]["authentication"]["superuser"]["username"]
     for session_role, count in SESSION_ROLES.items():
         names = nodes(session_role)
         assert len(names) == count, session_role
         for name in names:
             env = environment(services()[name])
             url = parse_url(env["DATABASE_URL"])
-            assert (url.hostname, url.port) == ("postgres-primary", 5432), name
-            assert url.path == "/" + primary["POSTGRES_DB"], name
-            assert url.username == primary["POSTGRES_USER"], name
+            assert (url.hostname, url.port) == ("haproxy", LEADER_PORT), name
+            assert url.path == "/polls", name
+            assert url.username == superuser, name
             assert "DATABASE_POOL_MODE" not in env, name
 
 
@@ -304,11 +334,11 @@ def test_pgbouncer_pools_transactions_for_both_databases():
     assert ini["ignore_startup_parameters"].replace(" ", "").split(",") == ["extra_float_digits"]
     databases = pgbouncer_databases()
     assert set(databases) == {"polls", "polls_replica"}
-    assert databases["polls"]["host"] == "postgres-primary"
-    assert databases["polls_replica"]["host"] == "postgres-replica"
+    assert databases["polls"]["port"] == str(LEADER_PORT)
+    assert databases["polls_replica"]["port"] == str(REPLICA_PORT)
     for database in databases.values():
-        assert database["host"] in SERVICES
-        assert (database["port"], database["dbname"]) == ("5432", "polls")
+        assert database["host"] == "haproxy"
+        assert database["dbname"] == "polls"
 
 
 def test_pgbouncer_runs_that_config_from_debians_package_and_not_as_root():
@@ -491,49 +521,112 @@ def test_required_secrets_must_be_set():
             if variable.startswith("DATABASE") and variable.endswith("_URL"):
                 password = fullmatch(r"postgres://[^:]+:(.+)@[^@]+", value)[1]
                 assert re.fullmatch(r"\$\{POSTGRES_PASSWORD:\?[^}]+\}", password), (name, variable)
-    primary, replica = services()["postgres-primary"], services()["postgres-replica"]
-    for script in (init_script(primary), mounted_script(replica)):
-        assert "${REPLICATION_PASSWORD:?" in script
-    for service in (primary, replica):
-        assert environment(service)["REPLICATION_PASSWORD"].startswith("${REPLICATION_PASSWORD:?")
+    for name in nodes("postgres"):
+        env = environment(services()[name])
+        assert env["PATRONI_SUPERUSER_PASSWORD"].startswith("${POSTGRES_PASSWORD:?"), name
+        assert env["PATRONI_REPLICATION_PASSWORD"].startswith("${REPLICATION_PASSWORD:?"), name
 
 
-def test_the_primary_allows_the_replica_to_stream():
-    primary = services()["postgres-primary"]
-    assert primary["image"] == "postgres:18"
-    argv = command(primary)
-    settings = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-c"]
-    assert "shared_preload_libraries=pg_stat_statements" in settings
-    assert "wal_level=replica" in settings
-    script = init_script(primary)
-    assert re.search(r"CREATE ROLE replicator WITH [^;]*\bREPLICATION\b", script, re.I)
-    assert re.search(
-        r'^echo "host\s+replication\s+replicator\s+\S+\s+scram-sha-256" >> "\$PGDATA/pg_hba.conf"$',
-        script,
-        re.M,
+def test_etcd_is_three_members_that_know_each_other():
+    members = nodes("etcd")
+    assert members == ["etcd-1", "etcd-2", "etcd-3"]
+    cluster = ",".join(f"{m}=http://{m}:2380" for m in members)
+    volumes = set()
+    for name in members:
+        service = services()[name]
+        assert (ROOT / service["build"]).resolve() == ETCD
+        argv = command(service)
+        assert option(argv, "--name") == name
+        assert option(argv, "--advertise-client-urls") == f"http://{name}:2379"
+        assert option(argv, "--initial-advertise-peer-urls") == f"http://{name}:2380"
+        assert option(argv, "--initial-cluster") == cluster
+        [volume] = service["volumes"]
+        assert option(argv, "--data-dir").startswith(volume.split(":")[1])
+        volumes.add(volume.split(":")[0])
+        assert "etcdctl" in service["healthcheck"]["test"]
+    assert len(volumes) == len(members)  # each its own data
+    lines = dockerfile_lines(ETCD)
+    assert [line for line in lines if line.startswith("FROM ")] == ["FROM debian:bookworm-slim"]
+    assert re.search(r"apt-get install -y\b[^&;|]*\setcd-server\b", " ".join(lines))
+    assert [line.split()[1] for line in lines if line.startswith("USER ")][-1] not in {"root", "0"}
+
+
+def test_each_postgres_node_runs_patroni_with_make_clusters_failover_settings():
+    config = patroni_yml()
+    assert config["etcd3"]["hosts"] == ",".join(f"{m}:2379" for m in nodes("etcd"))
+    dcs = config["bootstrap"]["dcs"]
+    assert {key: dcs[key] for key in FAILOVER} == FAILOVER  # devstack/patroni.py's
+    assert dcs["synchronous_mode"] is True and dcs["failsafe_mode"] is True
+    assert dcs["postgresql"]["use_pg_rewind"] is True
+    assert config["postgresql"]["bin_dir"] == "/usr/lib/postgresql/18/bin"
+    # The app's database, made once by the node that initialises the cluster.
+    script = (PATRONI / "post-bootstrap.sh").read_text()
+    assert config["bootstrap"]["post_bootstrap"] == "/usr/local/bin/patroni-post-bootstrap.sh"
+    assert "CREATE DATABASE polls" in script
+    members = nodes("postgres")
+    assert members == ["postgres-1", "postgres-2", "postgres-3"]
+    volumes = set()
+    for name in members:
+        service = services()[name]
+        assert (ROOT / service["build"]).resolve() == PATRONI
+        env = environment(service)
+        assert env["PATRONI_NAME"] == name
+        assert env["PATRONI_RESTAPI_CONNECT_ADDRESS"] == f"{name}:8008"
+        assert env["PATRONI_POSTGRESQL_CONNECT_ADDRESS"] == f"{name}:5432"
+        assert {f"etcd-{n}" for n in (1, 2, 3)} <= set(service["depends_on"])
+        assert "8008/health" in " ".join(service["healthcheck"]["test"])
+        [volume] = service["volumes"]
+        volumes.add(volume.split(":")[0])
+        assert config["postgresql"]["data_dir"].startswith(volume.split(":")[1])
+    assert len(volumes) == len(members)
+    lines = dockerfile_lines(PATRONI)
+    assert [line for line in lines if line.startswith("FROM ")] == ["FROM postgres:18"]
+    assert any("pip install" in line and "requirements.txt" in line for line in lines)
+    assert [line.split()[1] for line in lines if line.startswith("USER ")][-1] == "postgres"
+    pins = (PATRONI / "requirements.txt").read_text()
+    assert re.search(r"^patroni\[etcd3\]==4\.1\.\d+$", pins, re.M)
+
+
+def test_haproxy_leads_to_the_leader_and_a_replica_as_make_cluster_does():
+    text = (HAPROXY / "haproxy.cfg").read_text()
+    sections = haproxy_sections(text)
+    members = nodes("postgres")
+    for listen, port, check in (
+        ("listen primary", LEADER_PORT, "/primary"),
+        ("listen replica", REPLICA_PORT, "/replica"),
+    ):
+        directives = sections[listen]
+        assert f"bind *:{port}" in directives
+        assert f"http-check send meth GET uri {check}" in directives
+        servers = [d.split() for d in directives if d.startswith("server ")]
+        assert [s[1] for s in servers] == members, listen
+        for server in servers:
+            assert server[2] == f"{server[1]}:5432"
+            assert server[3:6] == ["check", "port", "8008"]
+    # One replica at a time: the others are backups.
+    replica_servers = [d for d in sections["listen replica"] if d.startswith("server ")]
+    assert ["backup" in d for d in replica_servers] == [False, True, True]
+    # The same checks and cuts as make cluster's (devstack/patroni.py).
+    ours = haproxy_sections(
+        haproxy_config(
+            Path(tempfile.mkdtemp()), primary_port=1, replica_port=2, nodes=[Node("pg-1", 3, 4)]
+        ).read_text()
     )
-
-
-def test_the_replica_copies_the_primary_once_and_follows_it():
-    primary, replica = services()["postgres-primary"], services()["postgres-replica"]
-    assert replica["image"] == "postgres:18"
-    script = mounted_script(replica)
-    lines = script.replace("\\\n", " ").splitlines()
-    code = [line for line in lines if not line.lstrip().startswith("#")]
-    [line] = [line for line in code if "pg_basebackup " in line]
-    argv = shlex.split(line.split("pg_basebackup", 1)[1].split(";")[0])
-    assert option(argv, "-h") == "postgres-primary"
-    assert option(argv, "-U") == "replicator"
-    assert option(argv, "-D") == "$PGDATA"
-    assert option(argv, "-X") == "stream"
-    assert option(argv, "-S") == "replica_1"
-    assert {"-R", "-C"} <= set(argv)
-    # Only into an empty data directory; then PostgreSQL as a hot standby, every start.
-    assert re.search(r'if \[ -z "\$\(ls -A "\$PGDATA"\)" \]', script)
-    assert re.search(r"^exec postgres -c hot_standby=on\b", script, re.M)
-    # Never the primary's data directory.
-    volume = {v.split(":")[0] for v in primary["volumes"]} & {
-        v.split(":")[0] for v in replica["volumes"]
-    }
-    assert not volume
-    assert replica["depends_on"]["postgres-primary"]["condition"] == "service_healthy"
+    for section in ("defaults", "listen replica"):
+        assert [
+            d for d in ours[section] if d.startswith(("default-server inter", "default-server on-"))
+        ] == [
+            d
+            for d in sections[section]
+            if d.startswith(("default-server inter", "default-server on-"))
+        ], section
+    assert "noreuseport" in sections["global"]
+    assert "monitor fail if { nbsrv(primary) lt 1 }" in sections["frontend health"]
+    service = services()["haproxy"]
+    assert (ROOT / service["build"]).resolve() == HAPROXY
+    assert "8404" in " ".join(service["healthcheck"]["test"])
+    lines = dockerfile_lines(HAPROXY)
+    assert [line for line in lines if line.startswith("FROM ")] == ["FROM debian:bookworm-slim"]
+    assert re.search(r"apt-get install -y\b[^&;|]*\shaproxy\b", " ".join(lines))
+    assert "COPY haproxy.cfg /etc/haproxy/haproxy.cfg" in lines
+    assert [line.split()[1] for line in lines if line.startswith("USER ")][-1] not in {"root", "0"}

@@ -41,7 +41,12 @@ class Command(BaseCommand):
         # waits RESULTS_CACHE_RETRY_SECONDS after a failure, and this one is the repair.
         reconciler = Reconciler(ResultsCache(build=None, retry_seconds=every))
         # Any number may run (one per node): one acts at a time (pollsite/single_actor.py).
-        actor = SingleActor(settings.DATABASE_URL, RECONCILER_LOCK, stale_after=every * 8)
+        actor = SingleActor(
+            settings.DATABASE_URL,
+            RECONCILER_LOCK,
+            stale_after=every * 8,
+            socket_timeout=settings.DB_SOCKET_TIMEOUT,
+        )
         if not once:
             self.stdout.write(f"reconciling cached results every {every:g}s")
         failing = None  # what failed last pass, said once until it recovers
