@@ -31,6 +31,10 @@ stalled host, a hung storage): its timers do not run, and the socket stays open.
   (sql/polls_cast_vote.sql), DB_SOCKET_TIMEOUT - DB_VOTE_DEADLINE_SECONDS before the
   watchdog gives up: a vote the server takes up after a freeze or a long lock is
   refused there, so a 503 never hides a vote that went on to count.
+- a commit that the server says it made on itself alone, its wait for the synchronous
+  standby cancelled by the statement timeout (a standby that hangs without its
+  connection failing), raises OutcomeUnknown like a lost answer: the API answers 504,
+  never a 201 for a vote that one lost server would take with it (docs/scaling.md).
 A server whose reads are done again on the primary when it fails (the replica:
 READS_FALL_BACK in its DATABASES entry, pollsite/replicas.py) has its own, shorter
 SOCKET_TIMEOUT, and takes no part in the gate: neither its places nor its judgement that
@@ -112,11 +116,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
         with WATCHDOG.watch(self.connection, self.watchdog_timeout(), not self.reads_fall_back):
             try:
                 # Django's private BaseDatabaseWrapper._commit(), absent from django-stubs.
-                return super()._commit()  # type: ignore[misc]
+                committed = super()._commit()  # type: ignore[misc]
             except OperationalError as exc:
                 if _lost_connection(exc):
                     raise OutcomeUnknown(str(exc)) from exc
                 raise
+        _raise_if_committed_unreplicated(self.connection)
+        return committed
 
     def get_new_connection(self, conn_params):
         if self.Database.__name__ != "psycopg2":
@@ -165,13 +171,39 @@ def _bounded(execute, sql, params, many, context):
     # frozen replica held them all, and primary reads were refused "database busy").
     tells = not wrapper.reads_fall_back
     gate = GATE.place() if tells else _NOTHING
+    commits_itself = not wrapper.in_atomic_block and wrapper.autocommit
     with gate, WATCHDOG.watch(wrapper.connection, wrapper.watchdog_timeout(), tells):
         try:
-            return execute(sql, params, many, context)
+            result = execute(sql, params, many, context)
         except OperationalError as exc:
-            if _lost_connection(exc) and not wrapper.in_atomic_block and wrapper.autocommit:
+            if _lost_connection(exc) and commits_itself:
                 raise OutcomeUnknown(str(exc)) from exc
             raise
+    if commits_itself:
+        _raise_if_committed_unreplicated(wrapper.connection)
+    return result
+
+
+# PostgreSQL's warning (a notice, the statement itself succeeds) when a commit's wait for
+# its synchronous standby was cancelled, here by statement_timeout: "canceling wait for
+# synchronous replication due to user request" / "The transaction has already committed
+# locally, but might not have been replicated to the standby."
+UNREPLICATED_COMMIT = "canceling wait for synchronous replication"
+
+
+def _raise_if_committed_unreplicated(connection):
+    """After a statement that committed by itself, or a COMMIT: OutcomeUnknown if the
+    server committed it on itself alone. Its notices are read and forgotten (psycopg2
+    keeps the last 50); an empty list, the common case, costs one truth test."""
+    notices = connection.notices
+    if not notices:
+        return
+    unreplicated = any(UNREPLICATED_COMMIT in notice for notice in notices)
+    del notices[:]
+    if unreplicated:
+        raise OutcomeUnknown(
+            "committed on the primary alone: its wait for the synchronous standby was cancelled"
+        )
 
 
 def _lost_connection(exc):
