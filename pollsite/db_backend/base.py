@@ -32,9 +32,10 @@ stalled host, a hung storage): its timers do not run, and the socket stays open.
   watchdog gives up: a vote the server takes up after a freeze or a long lock is
   refused there, so a 503 never hides a vote that went on to count.
 - a commit that the server says it made on itself alone, its wait for the synchronous
-  standby cancelled by the statement timeout (a standby that hangs without its
-  connection failing), raises OutcomeUnknown like a lost answer: the API answers 504,
-  never a 201 for a vote that one lost server would take with it (docs/scaling.md).
+  standby cancelled (pg_cancel_backend: statement_timeout is off during a commit, so a
+  standby that hangs meets the watchdog instead), raises OutcomeUnknown like a lost
+  answer: the API answers 504, never a 201 for a vote that one lost server would take
+  with it (docs/scaling.md).
 A server whose reads are done again on the primary when it fails (the replica:
 READS_FALL_BACK in its DATABASES entry, pollsite/replicas.py) has its own, shorter
 SOCKET_TIMEOUT, and takes no part in the gate: neither its places nor its judgement that
@@ -185,7 +186,7 @@ def _bounded(execute, sql, params, many, context):
 
 
 # PostgreSQL's warning (a notice, the statement itself succeeds) when a commit's wait for
-# its synchronous standby was cancelled, here by statement_timeout: "canceling wait for
+# its synchronous standby was cancelled: "canceling wait for
 # synchronous replication due to user request" / "The transaction has already committed
 # locally, but might not have been replicated to the standby."
 UNREPLICATED_COMMIT = "canceling wait for synchronous replication"
