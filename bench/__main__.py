@@ -174,9 +174,7 @@ class Bench:
         self.say(f"== {name}")
 
     def run(self, wrk_version):
-        self.phase("stack: PostgreSQL 18 (durable), Redis, migrations")
-        self.stack.start()
-        fixtures.setup_django()
+        self.start_stack()
         self.out["machine"] = report.machine()
         self.out["versions"] = report.versions(self.stack, wrk_version)
         self.database_layer()
@@ -206,9 +204,7 @@ class Bench:
     def run_tails(self):
         """`--tails`: the closed-loop figures the tail goals read (2 and 3) and latency at
         equal offered load (9), about 8 minutes; printed, bench/RESULTS.md untouched."""
-        self.phase("stack: PostgreSQL 18 (durable), Redis, migrations")
-        self.stack.start()
-        fixtures.setup_django()
+        self.start_stack()
         self.start_servers()
         self.servers(measure=False)
         self.start_reference()
@@ -218,6 +214,11 @@ class Bench:
         votes, results = self.out["http_votes"], self.out["http_results"]
         print("\n".join(report_raw.sections_of_tails(votes, results, self.out["equal_load"])))
         return 0 if all(a["ok"] for a in self.out["audits"]) else 1
+
+    def start_stack(self):
+        self.phase("stack: PostgreSQL 18 (durable), Redis, migrations")
+        self.stack.start()
+        fixtures.setup_django()
 
     def start_servers(self):
         self.phase(f"fixtures: {self.cfg.voters} verified voters with tokens, polls")
