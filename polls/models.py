@@ -149,7 +149,6 @@ class Poll(models.Model):
                 when=pgtrigger.Before,
                 operation=pgtrigger.Delete | pgtrigger.Update,
                 func=sqlfiles.body("poll_locked_once_voted.sql"),
-                declare=[("has_ballots", "boolean")],  # the body's EXECUTE ... INTO
             ),
         ]
 
@@ -182,7 +181,6 @@ class Option(models.Model):
                 when=pgtrigger.Before,
                 operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
                 func=sqlfiles.body("option_frozen_once_voted_or_closed.sql"),
-                declare=[("has_ballots", "boolean")],  # the body's EXECUTE ... INTO
             ),
         ]
 

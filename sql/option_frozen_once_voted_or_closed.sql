@@ -6,7 +6,9 @@
 -- or by closes_at; a draft is never closed); a closed poll without votes may still be
 -- deleted with its options (SQLSTATE PV003 poll_locked). As
 -- in poll_locked_once_voted, SHARE ROW EXCLUSIVE on polls_vote makes "has votes" hold at
--- commit time; only staff writes take it. Declares has_ballots (polls.models.Option).
+-- commit time; only staff writes take it.
+-- Whether the poll has ballots: poll_has_ballots (sql/poll_has_ballots.sql, an index
+-- lookup however the ballots spread over polls).
 -- Read by: polls/errors.py (PV003 -> 409 poll_locked), POST /api/v1/polls/{id}/options.
 -- Installed by: django-pgtrigger, from polls.models.Option (Meta.triggers); this file is
 -- the body between its BEGIN and END. After changing it, run makemigrations.
@@ -14,14 +16,7 @@
 -- reverse: SELECT 1; -- django-pgtrigger drops the trigger and function with its migration
 
 LOCK TABLE polls_vote IN SHARE ROW EXCLUSIVE MODE;
--- The EXISTS is planned for this poll's id each time (EXECUTE ... USING), never from the
--- function's cached generic plan: that plan cannot see the id, expects the average poll's
--- share of the ballots (all of them while one poll holds most), and scans every ballot,
--- about a second at 1,000,000, with every vote held back by the lock above. Planned for
--- the id, it is an index lookup.
-EXECUTE 'SELECT EXISTS (SELECT 1 FROM polls_vote WHERE poll_id = $1)'
-    INTO has_ballots USING COALESCE(NEW.poll_id, OLD.poll_id);
-IF has_ballots
+IF poll_has_ballots(COALESCE(NEW.poll_id, OLD.poll_id))
    OR (TG_OP <> 'DELETE' AND EXISTS (
           SELECT 1 FROM polls_poll
           WHERE id = NEW.poll_id

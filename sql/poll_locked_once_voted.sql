@@ -7,7 +7,9 @@
 -- "Has votes" holds at commit time, not just when checked: the trigger first takes
 -- SHARE ROW EXCLUSIVE on polls_vote, which waits for vote inserts in flight to commit
 -- and holds new ones back until this change commits. Only staff writes take that lock,
--- and they are rare; votes never take it. Declares has_ballots (polls.models.Poll).
+-- and they are rare; votes never take it.
+-- Whether the poll has ballots: poll_has_ballots (sql/poll_has_ballots.sql, an index
+-- lookup however the ballots spread over polls).
 -- Read by: polls/errors.py (PV003 -> 409 poll_locked), the staff endpoints of polls/apis.py.
 -- Installed by: django-pgtrigger, from polls.models.Poll (Meta.triggers); this file is
 -- the body between its BEGIN and END. After changing it, run makemigrations.
@@ -15,14 +17,7 @@
 -- reverse: SELECT 1; -- django-pgtrigger drops the trigger and function with its migration
 
 LOCK TABLE polls_vote IN SHARE ROW EXCLUSIVE MODE;
--- The EXISTS is planned for this poll's id each time (EXECUTE ... USING), never from the
--- function's cached generic plan: that plan cannot see the id, expects the average poll's
--- share of the ballots (all of them while one poll holds most), and scans every ballot,
--- about a second at 1,000,000, with every vote held back by the lock above. Planned for
--- the id, it is an index lookup.
-EXECUTE 'SELECT EXISTS (SELECT 1 FROM polls_vote WHERE poll_id = $1)'
-    INTO has_ballots USING OLD.id;
-IF has_ballots AND (
+IF poll_has_ballots(OLD.id) AND (
     TG_OP = 'DELETE'
     OR (NEW.title, NEW.description, NEW.opens_at, NEW.closes_at, NEW.published_at,
         NEW.results_visibility, NEW.ballot_kind, NEW.min_choices, NEW.max_choices)
