@@ -116,7 +116,12 @@ def check(postgres, poll, voting, figure, name, *, fault_from, fault_to, **figur
     lied_201 = [i for i, (status, _) in told.items() if status == 201 and i not in counted]
     lied_503 = [i for i, (status, _) in told.items() if status == 503 and i in counted]
     unknown = [i for i, (status, _) in told.items() if status == 504]
-    during = [seconds for when, seconds, _ in voting.probes if fault_from <= when <= fault_to]
+    probes = [
+        (seconds, status)
+        for when, seconds, status in voting.probes
+        if fault_from <= when <= fault_to
+    ]
+    during = [seconds for seconds, _ in probes]
     acknowledged = [i for i, (status, _) in told.items() if status == 201]
     figure(
         name,
@@ -141,7 +146,14 @@ def check(postgres, poll, voting, figure, name, *, fault_from, fault_to, **figur
     assert statuses[503] > 0, "the fault should have met some votes"
     assert not lied_201 and not lied_503, (lied_201, lied_503)
     assert len(counted - set(unknown)) == len(acknowledged)
-    assert during and max(during) < 1.0, sorted(during)[-5:]
+    # /healthz answers throughout: every probe 200, each in well under the 5 to 8 s a
+    # request queued behind the frozen database would wait (DB_VOTE_DEADLINE_SECONDS,
+    # DB_SOCKET_TIMEOUT), and past 1 s (Kubernetes' default probe timeout) once at most:
+    # one missed probe restarts nothing (failureThreshold 3). They take milliseconds; a
+    # CI host once held one for 1.01 s while the next slowest took 15 ms.
+    assert probes and {status for _, status in probes} == {200}, Counter(s for _, s in probes)
+    assert max(during) < 2.0, sorted(during)[-5:]
+    assert sum(1 for seconds in during if seconds > 1.0) <= 1, sorted(during)[-5:]
 
 
 @pytest.mark.parametrize(
