@@ -316,7 +316,23 @@ def _first_answer(voter, key, request_hash) -> VoteReceipt | None:
     if stored.request_hash != request_hash:
         raise errors.IdempotencyKeyReused()
     vote = Vote.objects.get(receipt=stored.receipt)
+    # The first request may never have been answered 201: its connection was lost (504),
+    # or PostgreSQL made its commit on the primary alone, its wait for the synchronous
+    # standby cancelled (504, pollsite/db_backend). Before this answer acknowledges the
+    # vote, the standby holds it and the results cache is told of it, as after a 201.
+    with connection.cursor() as cursor:
+        cursor.execute(WAIT_FOR_STANDBY)
+    _on_commit_results_changed(vote.poll_id)
     return VoteReceipt(vote.receipt, vote.poll_id, vote.cast_at)
+
+
+# A statement whose commit waits for the synchronous standby, as a vote's does: it writes
+# a WAL record in a transaction (a logical decoding message, which any role may emit and
+# nothing here decodes), and WAL is one sequence, so once the standby has flushed it, it
+# holds every commit before it. Taking a transaction ID alone (pg_current_xact_id()) is
+# not enough: PostgreSQL waits only for commits that wrote WAL. The wait is bounded, and
+# its cancellation read, as for a vote's commit (pollsite/db_backend: 504 outcome_unknown).
+WAIT_FOR_STANDBY = "SELECT pg_logical_emit_message(true, 'pollsite.vote_replayed', '')"
 
 
 def results_changed(poll_id):

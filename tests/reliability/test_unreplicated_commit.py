@@ -10,8 +10,10 @@ holds the vote:
 - if the wait is cancelled (pg_cancel_backend, as a DBA or a tool would), PostgreSQL
   reports the commit made, on the primary alone, with a warning: the API reads it and
   answers 504 outcome_unknown too, never 201 (pollsite/db_backend).
-Either way the retry with the Idempotency-Key replays the vote once it counts: one
-ballot, the same receipt.
+Either way the retry with the Idempotency-Key replays the vote once a standby holds it:
+one ballot, the same receipt, and the results count it (the cache is told, as after a
+201). A retry while the standby still has not confirmed it is not answered 201 either:
+the replay waits for the standby like a commit (polls/services.py, WAIT_FOR_STANDBY).
 
 A standby that never answers is what `synchronous_standby_names = 'ghost'` gives on a
 single server: every commit waits for a standby that does not exist."""
@@ -64,6 +66,12 @@ def receipts(postgres, poll):
     ]
 
 
+def total_votes(base, poll):
+    response = httpx.get(f"{base}/api/v1/polls/{poll['id']}/results", timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["total_votes"]
+
+
 def waiting_for_standby(postgres):
     return [
         pid
@@ -81,6 +89,7 @@ def single_server_with_a_ghost_standby(scratch):
     try:
         poll = stack.open_poll(server.url, staff, "Unreplicated")
         assert vote(server.url, bob, poll, str(uuid.uuid4())).status_code == 201  # control
+        assert total_votes(server.url, poll) == 1  # the results cached with bob's vote
         synchronous_standby(postgres, "ghost")
         yield postgres, server, poll, (alice, carol)
     finally:
@@ -112,9 +121,11 @@ def test_a_commit_no_standby_confirmed_answers_504_and_its_retry_replays_it(
     voting.join()
     first, answered_after = answers["first"], time.monotonic() - started
     seen_after_answer = len(receipts(postgres, poll))
+    retried_while_unconfirmed = vote(server.url, voter, poll, key)  # the standby still away
     synchronous_standby(postgres, None)  # a standby confirms (Patroni names another)
     retried = vote(server.url, voter, poll, key)
     final = receipts(postgres, poll)
+    counted = total_votes(server.url, poll)
     figure(
         f"unconfirmed_commit_{how}",
         first=first.status_code,
@@ -122,13 +133,22 @@ def test_a_commit_no_standby_confirmed_answers_504_and_its_retry_replays_it(
         answered_after_s=round(answered_after, 2),
         ballots_while_waiting=seen_while_waiting,
         ballots_after_answer=seen_after_answer,
+        retry_while_unconfirmed=retried_while_unconfirmed.status_code,
+        retry_code=retried_while_unconfirmed.json().get("code"),
         retry=retried.status_code,
         ballots_at_end=len(final),
+        results_total_votes=counted,
     )
     assert first.status_code == 504, first.text
     assert first.json()["code"] == "outcome_unknown" and first.headers.get("Retry-After")
     assert seen_while_waiting == 1  # bob's: a commit waiting for its standby is unseen
     # Hung: still waiting, unseen. Cancelled: committed on the primary alone, seen.
     assert seen_after_answer == (1 if how == "hung" else 2)
+    # Never 201 before a standby holds the vote. Cancelled: the replay's own wait for
+    # the standby is given up by the watchdog (504). Hung: the retry waits behind the
+    # first commit, which still holds its ballot's unique key, past the lock timeout (503:
+    # this request did nothing; the first one's outcome is still unknown).
+    assert retried_while_unconfirmed.status_code == (504 if how == "cancelled" else 503)
     assert retried.status_code == 201, retried.text
     assert retried.json()["receipt"] in final and len(final) == 2  # replayed, counted once
+    assert counted == 2  # bob's and the replayed one: the cache was told of it
