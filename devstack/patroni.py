@@ -58,6 +58,14 @@ FAILOVER = {
     "failsafe_mode": True,
 }
 
+# PostgreSQL's part of failover (the same in deploy/patroni/patroni.yml). A standby that
+# confirms nothing for wal_sender_timeout (a hung host: its connection stays open) is
+# dropped by the leader's walsender, and Patroni names the other replica synchronous:
+# every commit waits that long (20.7 s with the default 60 s, when the hung standby's
+# member key ran out first). A live standby answers the keepalive the walsender sends at
+# half of it within milliseconds.
+FAILOVER_PARAMETERS = {"wal_sender_timeout": "10s"}
+
 
 def etcd_binary():
     return shutil.which("etcd") or ("/usr/bin/etcd" if Path("/usr/bin/etcd").exists() else None)
@@ -204,6 +212,7 @@ def patroni_config(directory, node, *, etcd, durable):
         "wal_keep_size": "512MB",
         "max_wal_senders": 10,
         "max_replication_slots": 10,
+        **FAILOVER_PARAMETERS,
         "shared_preload_libraries": "pg_stat_statements",
         # Only TCP on 127.0.0.1: no socket folder the service user must own.
         "unix_socket_directories": "",

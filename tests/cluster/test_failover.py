@@ -23,6 +23,9 @@ pytestmark = [pytest.mark.cluster]
 # and a little; a planned switchover a few seconds.
 CRASH_GAP_GOAL = 25.0
 SWITCHOVER_GAP_GOAL = 5.0
+# A hung synchronous standby costs the leader's wal_sender_timeout (10 s), after which
+# Patroni names the other replica synchronous (20.7 s, its member key's ttl, without it).
+FROZEN_STANDBY_GAP_GOAL = 15.0
 STANDBY_ROLES = ("sync_standby", "replica")
 
 
@@ -308,6 +311,29 @@ def test_etcd_unreachable_the_leader_stays_in_failsafe_mode(cluster, people, vot
     assert gap < 2.0, figures
 
 
+def wait_standby_replaced(cluster, standby, within):
+    """Until Patroni names a node other than `standby` synchronous; that node."""
+    wait_for(
+        lambda: cluster.role_of("sync_standby") not in (None, standby), within=within, every=0.1
+    )
+    return cluster.role_of("sync_standby")
+
+
+def judge_standby_lost(figure, name, crowd, cluster, *, leader, standby, since, gap_goal, **more):
+    """The figure line, then what losing the synchronous standby must leave: the crowd's
+    votes sound, the same leader, another standby synchronous, the lost one back with
+    every row, and no write for less than `gap_goal` after `since`."""
+    caught_up = cluster.caught_up(standby)
+    gap, _ = crowd.gap(since=since)
+    figures = figures_of(crowd, cluster, caught_up=caught_up, **more)
+    figure(name, **figures)
+    crowd.assert_sound(figures)
+    assert cluster.leader() == leader
+    assert more["new_sync_standby"] != standby
+    assert caught_up
+    assert gap < gap_goal, figures
+
+
 def test_the_synchronous_standby_killed_writes_go_on_and_it_catches_up(
     cluster, people, voters, figure
 ):
@@ -323,29 +349,63 @@ def test_the_synchronous_standby_killed_writes_go_on_and_it_catches_up(
         with cluster.unsupervised():
             killed_at = time.monotonic()
             cluster.kill_node(standby)
-            wait_for(
-                lambda: cluster.role_of("sync_standby") not in (None, standby), within=30, every=0.1
-            )
+            successor = wait_standby_replaced(cluster, standby, within=30)
             replaced_after = time.monotonic() - killed_at
-            successor = cluster.role_of("sync_standby")
             time.sleep(15)
         wait_rejoined(cluster, standby)
         back_at = time.monotonic()
         time.sleep(2)
-    caught_up = cluster.caught_up(standby)
-    gap, _ = crowd.gap(since=killed_at)
-    figures = figures_of(
+    judge_standby_lost(
+        figure,
+        "cluster_sync_standby_killed",
         crowd,
         cluster,
+        leader=leader,
+        standby=standby,
+        since=killed_at,
+        gap_goal=5.0,
         killed=standby,
         new_sync_standby=successor,
         replaced_after_s=round(replaced_after, 2),
         rejoined_after_s=round(back_at - killed_at, 1),
-        caught_up=caught_up,
     )
-    figure("cluster_sync_standby_killed", **figures)
-    crowd.assert_sound(figures)
-    assert cluster.leader() == leader
-    assert successor != standby
-    assert caught_up
-    assert gap < 5.0, figures
+
+
+def test_the_synchronous_standby_frozen_commits_wait_then_go_on_and_none_is_lost(
+    cluster, people, voters, figure
+):
+    """SIGSTOP of the synchronous standby's Patroni and PostgreSQL (a hung host: its
+    replication connection stays open and confirms nothing). The leader's commits wait
+    for it, unseen: votes past the API's watchdog answer 504, never 201. Once the leader's
+    walsender drops it (wal_sender_timeout), Patroni names the other replica synchronous,
+    which confirms them; the voters' retries with their keys get their receipts. Thawed,
+    it streams again and has every row."""
+    cluster.wait_members()
+    leader, standby = cluster.leader(), cluster.role_of("sync_standby")
+    crowd = VotingCrowd(cluster, people.staff, voters, "Sync standby frozen")
+    with crowd:
+        time.sleep(2)
+        with cluster.frozen_node(standby):
+            frozen_at = time.monotonic()
+            successor = wait_standby_replaced(cluster, standby, within=90)
+            replaced_after = time.monotonic() - frozen_at
+            wait_for(lambda: crowd.acknowledged_since(frozen_at + replaced_after), within=60)
+            time.sleep(3)
+        thawed_at = time.monotonic()
+        wait_rejoined(cluster, standby)
+        rejoined_after = time.monotonic() - thawed_at
+        time.sleep(2)
+    judge_standby_lost(
+        figure,
+        "cluster_sync_standby_frozen",
+        crowd,
+        cluster,
+        leader=leader,
+        standby=standby,
+        since=frozen_at,
+        gap_goal=FROZEN_STANDBY_GAP_GOAL,
+        frozen=standby,
+        new_sync_standby=successor,
+        replaced_after_s=round(replaced_after, 2),
+        rejoined_after_thaw_s=round(rejoined_after, 1),
+    )

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from devstack.patroni import FAILOVER, haproxy_config
+from devstack.patroni import FAILOVER, FAILOVER_PARAMETERS, haproxy_config
 from devstack.patroni import PatroniNode as Node
 from devstack.web import API_HEADROOM, WebSizing
 
@@ -558,6 +558,8 @@ def test_each_postgres_node_runs_patroni_with_make_clusters_failover_settings():
     assert {key: dcs[key] for key in FAILOVER} == FAILOVER  # devstack/patroni.py's
     assert dcs["synchronous_mode"] is True and dcs["failsafe_mode"] is True
     assert dcs["postgresql"]["use_pg_rewind"] is True
+    parameters = dcs["postgresql"]["parameters"]
+    assert {key: parameters.get(key) for key in FAILOVER_PARAMETERS} == FAILOVER_PARAMETERS
     assert config["postgresql"]["bin_dir"] == "/usr/lib/postgresql/18/bin"
     # The app's database, made once by the node that initialises the cluster.
     script = (PATRONI / "post-bootstrap.sh").read_text()
