@@ -206,7 +206,8 @@ class Bench:
         equal offered load (9), about 8 minutes; printed, bench/RESULTS.md untouched."""
         self.start_stack()
         self.start_servers()
-        self.servers(measure=False)
+        self.phase("app servers: the candidates, for figure 3")
+        self.start_candidates()
         self.start_reference()
         self.http_votes()
         self.http_results()
@@ -292,14 +293,16 @@ class Bench:
                 f"{100 * row['ratio']:.1f} % of the ceiling ({row['ceiling_tps']:.0f})"
             )
 
-    def servers(self, *, measure=True):
-        """Figure 0; without `measure`, only the candidates figure 3 reads too."""
+    def servers(self):
         cfg = self.cfg
         self.phase(
             f"0. app servers: no-op GET on each candidate, {cfg.rounds} rounds of {cfg.window}s"
-            if measure
-            else "0. app servers: the candidates started (figure 3 reads the earlier one)"
         )
+        self.start_candidates()
+        self.out["servers"] = servers.figure(self.server_bases, cfg=cfg, say=self.say)
+
+    def start_candidates(self):
+        """The candidate app servers (figure 0; figure 3 reads the earlier one), warmed."""
         self.server_bases = servers.start_candidates(self.stack, self.base)
         for base in self.server_bases.values():
             if base != self.base:  # warm each one's imports and connections first
@@ -312,8 +315,6 @@ class Bench:
                     threads=1,
                     connections=4,
                 )
-        if measure:
-            self.out["servers"] = servers.figure(self.server_bases, cfg=cfg, say=self.say)
 
     def http_votes(self):
         cfg = self.cfg

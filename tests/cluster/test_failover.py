@@ -319,17 +319,19 @@ def wait_standby_replaced(cluster, standby, within):
     return cluster.role_of("sync_standby")
 
 
-def judge_standby_lost(figure, name, crowd, cluster, *, leader, standby, since, gap_goal, **more):
+def judge_standby_lost(
+    figure, name, crowd, cluster, *, leader, standby, successor, since, gap_goal, **more
+):
     """The figure line, then what losing the synchronous standby must leave: the crowd's
-    votes sound, the same leader, another standby synchronous, the lost one back with
-    every row, and no write for less than `gap_goal` after `since`."""
+    votes sound, the same leader, `successor` synchronous, the lost one back with every
+    row, and no write for less than `gap_goal` after `since`."""
     caught_up = cluster.caught_up(standby)
     gap, _ = crowd.gap(since=since)
-    figures = figures_of(crowd, cluster, caught_up=caught_up, **more)
+    figures = figures_of(crowd, cluster, new_sync_standby=successor, caught_up=caught_up, **more)
     figure(name, **figures)
     crowd.assert_sound(figures)
     assert cluster.leader() == leader
-    assert more["new_sync_standby"] != standby
+    assert successor != standby
     assert caught_up
     assert gap < gap_goal, figures
 
@@ -364,8 +366,8 @@ def test_the_synchronous_standby_killed_writes_go_on_and_it_catches_up(
         standby=standby,
         since=killed_at,
         gap_goal=5.0,
+        successor=successor,
         killed=standby,
-        new_sync_standby=successor,
         replaced_after_s=round(replaced_after, 2),
         rejoined_after_s=round(back_at - killed_at, 1),
     )
@@ -404,8 +406,8 @@ def test_the_synchronous_standby_frozen_commits_wait_then_go_on_and_none_is_lost
         standby=standby,
         since=frozen_at,
         gap_goal=FROZEN_STANDBY_GAP_GOAL,
+        successor=successor,
         frozen=standby,
-        new_sync_standby=successor,
         replaced_after_s=round(replaced_after, 2),
         rejoined_after_thaw_s=round(rejoined_after, 1),
     )
