@@ -7,7 +7,8 @@ write bench/RESULTS.md and bench/results.json.
 
 Phases, in order: the database layer (pgbench, before any other data exists), the app
 server candidates' no-op GET (figure 0), HTTP votes, results under voting with 1,000 and
-1,000,000 votes preloaded, stream freshness with 100 subscribers, votes written outside
+1,000,000 votes preloaded and the results read's tail by serving layout, latency at
+equal offered load, stream freshness with 100 subscribers, votes written outside
 the API (figure 6), and 1,000 subscribers on the single stream process. Each phase that
 votes is audited (figure 5). Ctrl-C, an error or a SIGTERM stops every server it started.
 """
@@ -28,6 +29,7 @@ from bench import (
     freshness,
     http_figures,
     http_load,
+    layouts,
     out_of_band,
     preload,
     profile,
@@ -61,6 +63,7 @@ class Config:
     rounds: int = 3  # p99 from the merged latencies of every round (bench/stats.py)
     bg_connections: int = 4  # background voting during figure 3
     bg_pace_ms: int = 30
+    layout_rounds: int = 2  # figure 3's tail under other serving layouts (bench/layouts.py)
     small_preload: int = 1000
     big_preload: int = 1_000_000
     ranked_ballots: int = 1_000_000
@@ -80,6 +83,7 @@ class Config:
             experiments=False,
             window=3,
             rounds=1,
+            layout_rounds=1,
             big_preload=100_000,
             ranked_ballots=100_000,
             equal_rounds=1,
@@ -183,6 +187,7 @@ class Bench:
         self.start_reference()
         self.http_votes()
         self.http_results()
+        self.tail_layouts()
         self.equal_load()
         self.graphql_results()
         self.freshness()
@@ -211,9 +216,16 @@ class Bench:
         self.start_reference()
         self.http_votes()
         self.http_results()
+        self.tail_layouts()
         self.equal_load()
         votes, results = self.out["http_votes"], self.out["http_results"]
-        print("\n".join(report_raw.sections_of_tails(votes, results, self.out["equal_load"])))
+        print(
+            "\n".join(
+                report_raw.sections_of_tails(
+                    votes, results, self.out["tail_layouts"], self.out["equal_load"]
+                )
+            )
+        )
         return 0 if all(a["ok"] for a in self.out["audits"]) else 1
 
     def start_stack(self):
@@ -414,6 +426,19 @@ class Bench:
             "reference_p99_ms": ref_reads["p99_ms"],
             "vs_reference": ratio(small_reads["rate"], ref_reads["rate"]),
         }
+
+    def tail_layouts(self):
+        cfg = self.cfg
+        self.phase(
+            f"3. the results read's tail by serving layout: threads per API worker "
+            f"{', '.join(str(x.threads) for x in layouts.LAYOUTS)}, {cfg.layout_rounds} rounds"
+        )
+        figure, audits = layouts.figure(
+            self.stack, self.base, self.tokens, rounds=cfg.layout_rounds, cfg=cfg, say=self.say
+        )
+        for a in audits:
+            self.audit(a)
+        self.out["tail_layouts"] = figure
 
     def graphql_results(self):
         cfg = self.cfg

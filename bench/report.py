@@ -234,7 +234,8 @@ def goals(run):
             "3 results tail, closed loop: p99 / p50, and p99 / the reference's",
             f"{_ms(res['results_p99_ms'])} / {_ms(res['results_p50_ms'])} = "
             f"{_times(res['results_p99_ms'], res['results_p50_ms'])}; reference p99 "
-            f"{_ms(res['reference_p99_ms'])}",
+            f"{_ms(res['reference_p99_ms'])}; the no-op GET's under the same voting "
+            f"{_times(res['noop_p99_ms'], res['noop_p50_ms'])}",
             "<= 3x, and <= the reference's",
             res["results_p99_ms"] is not None
             and res["results_p50_ms"]
@@ -242,6 +243,21 @@ def goals(run):
             and res["results_p99_ms"] <= res["reference_p99_ms"],
         )
     )
+    layouts = run.get("tail_layouts")
+    if layouts is not None:
+        rows.append(
+            (
+                "3 results tail by threads per API worker: p99 / p50 at reads/s",
+                "; ".join(
+                    f"{r['layout']} {r['p99_over_p50']:.1f}x at {r['rate']:.0f}/s"
+                    f" (votes {r['votes_rate']:.0f}/s)"
+                    for r in layouts["rows"]
+                    if r["p99_over_p50"] is not None
+                ),
+                "measured",
+                True,
+            )
+        )
     equal = run.get("equal_load")
     if equal is not None:
         by = {(r["kind"], r["share"], r["who"]): r for r in equal["rows"]}

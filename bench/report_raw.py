@@ -21,6 +21,7 @@ def sections(run):
         + _db(run["db_layer"])
         + _votes(run["http_votes"])
         + _results(run["http_results"])
+        + _tail_layouts(run.get("tail_layouts"))
         + _freshness(run["freshness"], run["sse_fan_out"])
         + _out_of_band(run.get("out_of_band"))
         + _equal_load(run.get("equal_load"))
@@ -141,9 +142,38 @@ def _out_of_band(oob):
     return out
 
 
-def sections_of_tails(votes, results, equal):
+def sections_of_tails(votes, results, layouts, equal):
     """`python -m bench --tails`: figures 2, 3 and 9, as RESULTS.md would show them."""
-    return _votes(votes) + _results(results) + _equal_load(equal)
+    return _votes(votes) + _results(results) + _tail_layouts(layouts) + _equal_load(equal)
+
+
+def _tail_layouts(layouts):
+    """Figure 3's tail by serving layout (bench/layouts.py)."""
+    if not layouts:
+        return []
+    out = [
+        "## 3b. The results read's tail by serving layout",
+        "",
+        "The same closed loop as figure 3 (the read of a poll with its votes preloaded, "
+        "while 4 connections vote on it every 30 ms), on web tiers that differ only in "
+        f"threads per API worker; {layouts['rounds']} alternating rounds, latencies merged. "
+        "The background votes are paced, so a layout that answers them slower gets fewer.",
+        "",
+    ]
+    out += _table(
+        ["API workers x threads", "reads/s", "p50 ms", "p99 ms", "p99.9 ms", "p99 / p50"]
+        + ["votes/s", "votes p99 ms"],
+        [
+            (r["layout"], _f(r["rate"], 0), _f(r["p50_ms"]), _f(r["p99_ms"]), _f(r["p999_ms"]))
+            + (_times(r["p99_over_p50"]), _f(r["votes_rate"], 0), _f(r["votes_p99_ms"]))
+            for r in layouts["rows"]
+        ],
+    )
+    return out
+
+
+def _times(x):
+    return "n/a" if x is None else f"{x:.1f}x"
 
 
 def _equal_load(equal):
