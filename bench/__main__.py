@@ -430,7 +430,7 @@ class Bench:
     def tail_layouts(self):
         cfg = self.cfg
         self.phase(
-            f"3. the results read's tail by serving layout: threads per API worker "
+            f"3b. the results read's tail by serving layout: threads per API worker "
             f"{', '.join(str(x.threads) for x in layouts.LAYOUTS)}, {cfg.layout_rounds} rounds"
         )
         figure, audits = layouts.figure(

@@ -14,7 +14,7 @@ import json
 
 from bench import audit
 from bench.fixtures import write_wrk_data
-from bench.http_figures import _line, _read_under_voting, _summary
+from bench.http_figures import _summary, load_line, read_under_voting
 from bench.stats import ratio
 
 GOAL = 0.70
@@ -54,11 +54,11 @@ def figure(stack, base, tokens, polls, *, preloaded, cfg, say):
                 tokens[r :: cfg.rounds],
                 [poll],
             )
-            load, bg = _read_under_voting(
+            load, bg = read_under_voting(
                 base, path, base, "", data, label=f"{label} #{r + 1}", cfg=cfg, body=body
             )
-            say(_line(load))
-            say(_line(bg))
+            say(load_line(load))
+            say(load_line(bg))
             rounds[label].append((load, bg))
     out = {
         label: {

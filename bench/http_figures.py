@@ -17,7 +17,7 @@ from bench.stats import mean, merged_percentile, ratio
 NOOP_GET = "/api/v1/bench/noop-results"
 
 
-def _line(load):
+def load_line(load):
     warning = "  RAN OUT OF (poll, voter) PAIRS: add voters" if load.exhausted else ""
     return (
         f"  {load.label:<22} {load.ok_rate:7.1f}/s  p50 {load.p50_ms:6.1f} ms"
@@ -94,7 +94,7 @@ def votes(stack, base, tokens, polls, *, kinds, reference, cfg, say):
                 connections=cfg.connections,
             )
             loads[key].append(load)
-            say(_line(load))
+            say(load_line(load))
     created = sum(load.expected for key in ("vote", *kinds) for load in loads[key])
     unanswered = sum(load.unanswered for key in ("vote", *kinds) for load in loads[key])
     ref_created = sum(load.expected for load in loads["reference"])
@@ -166,7 +166,7 @@ def results(stack, base, tokens, reads, *, cfg, say):
             data = write_wrk_data(
                 stack.tmp / f"bg-{read.label}-{r}.txt", voters[r :: cfg.rounds], [read.voted]
             )
-            load, bg = _read_under_voting(
+            load, bg = read_under_voting(
                 read.base or base,
                 read.path,
                 vote_base,
@@ -175,8 +175,8 @@ def results(stack, base, tokens, reads, *, cfg, say):
                 label=f"{read.label} #{r + 1}",
                 cfg=cfg,
             )
-            say(_line(load))
-            say(_line(bg))
+            say(load_line(load))
+            say(load_line(bg))
             rounds[read.label].append((load, bg))
     out, audits = {}, []
     for read in reads:
@@ -202,7 +202,7 @@ def results(stack, base, tokens, reads, *, cfg, say):
     return out, audits
 
 
-def _read_under_voting(read_base, path, vote_base, vote_path, data, *, label, cfg, body=""):
+def read_under_voting(read_base, path, vote_base, vote_path, data, *, label, cfg, body=""):
     """One run of figure 3: GETs of `path` (POSTs of the file `body`, when given: a
     GraphQL query, bench/graphql.py) at full speed while paced votes (from the wrk data
     file `data`) go to `vote_base` (at `vote_path`, or the poll service's own); returns

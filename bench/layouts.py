@@ -4,9 +4,10 @@ threads, in alternating rounds.
 
 Why it is measured: the closed-loop goal (results p99 at most 3x its p50) is missed by
 the no-op GET too, and the tail comes from how a worker's threads take turns at the GIL
-(docs/serving.md, "The closed-loop tail"). One thread per worker removes that wait and
-meets the ratio, but a vote holds its thread through its commit and its lease wait, so
-the rate falls. This figure puts the trade in numbers on every run.
+(docs/serving.md, "The closed-loop tail"). One thread per worker has no turns to take
+(reads alone then meet the ratio), but under voting a vote holds the only thread through
+its commit and its lease wait, and the rate halves. This figure puts the trade in
+numbers on every run.
 """
 
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ def figure(stack, shipped_base, tokens, *, rounds, cfg, say):
                     stack.tmp / f"layout-{layout.threads}-{r}.txt", tokens, [poll]
                 )
                 base = bases[layout.label]
-                read, voted = http_figures._read_under_voting(
+                read, voted = http_figures.read_under_voting(
                     base,
                     f"/api/v1/polls/{poll.id}/results",
                     base,
@@ -69,8 +70,8 @@ def figure(stack, shipped_base, tokens, *, rounds, cfg, say):
                     label=f"{layout.label} #{r + 1}",
                     cfg=cfg,
                 )
-                say(http_figures._line(read))
-                say(http_figures._line(voted))
+                say(http_figures.load_line(read))
+                say(http_figures.load_line(voted))
                 reads.append(read)
                 votes.append(voted)
                 polls.append(poll)
