@@ -29,6 +29,27 @@ from tests.reliability.conftest import figure  # noqa: F401 - the RELIABILITY li
 from tests.support import stack
 
 
+@contextlib.contextmanager
+def suspended(processes):
+    """SIGSTOP each of `processes` for the block, SIGCONT after. One that ended since it
+    was listed (a PostgreSQL backend whose client left) is passed over: it has nothing
+    left to answer. Every process stopped is continued whatever happens, so a failure
+    never leaves a node hung for the tests after it (one did: a backend that ended
+    between the listing and its SIGSTOP raised, with the postmaster already stopped,
+    and the seven cluster tests after it found a cluster that never formed)."""
+    stopped = []
+    try:
+        for process in processes:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.suspend()
+                stopped.append(process)
+        yield stopped
+    finally:
+        for process in stopped:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.resume()
+
+
 class RunningCluster:
     def __init__(self, cluster):
         self.cluster = cluster
@@ -78,15 +99,8 @@ class RunningCluster:
         """SIGSTOP a service and its children for the block (it keeps its sockets and its
         state, and answers nothing), SIGCONT after."""
         root = psutil.Process(self.child(name).pid)
-        processes = [root, *root.children(recursive=True)]
-        for process in processes:
-            process.suspend()
-        try:
+        with suspended([root, *root.children(recursive=True)]):
             yield
-        finally:
-            for process in processes:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    process.resume()
 
     # -- the PostgreSQL nodes (Patroni) --
 
@@ -126,15 +140,8 @@ class RunningCluster:
     def frozen_node(self, name):
         """SIGSTOP of the node's Patroni and PostgreSQL for the block (a hung host: its
         sockets stay open and answer nothing), SIGCONT after."""
-        processes = self.cluster.node_processes(name)
-        for process in processes:
-            process.suspend()
-        try:
+        with suspended(self.cluster.node_processes(name)) as processes:
             yield processes
-        finally:
-            for process in processes:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    process.resume()
 
     def wait_members(self, count=None, timeout=120):
         """Until every node runs again, one the leader and one its synchronous standby."""

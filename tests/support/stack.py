@@ -90,7 +90,10 @@ class Postgres:
         runs. thaw() lets them go on from where they were."""
         self._frozen = [self.child.pid, *_descendants(self.child.pid)]
         for pid in self._frozen:
-            os.kill(pid, signal.SIGSTOP)
+            # A backend may end between the listing and its signal (its client left):
+            # nothing left to freeze, and the postmaster, first, is stopped already.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
 
     def thaw(self):
         for pid in reversed(getattr(self, "_frozen", [])):
