@@ -14,7 +14,7 @@ import json
 
 from bench import audit
 from bench.fixtures import write_wrk_data
-from bench.http_figures import _summary, load_line, read_under_voting
+from bench.http_figures import load_line, read_under_voting, summary
 from bench.stats import ratio
 
 GOAL = 0.70
@@ -62,8 +62,8 @@ def figure(stack, base, tokens, polls, *, preloaded, cfg, say):
             rounds[label].append((load, bg))
     out = {
         label: {
-            "reads": _summary([load for load, _ in pairs]),
-            "votes": _summary([bg for _, bg in pairs]),
+            "reads": summary([load for load, _ in pairs]),
+            "votes": summary([bg for _, bg in pairs]),
             "runs": [x.as_dict() for pair in pairs for x in pair],
         }
         for label, pairs in rounds.items()

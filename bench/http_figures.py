@@ -99,7 +99,7 @@ def votes(stack, base, tokens, polls, *, kinds, reference, cfg, say):
     unanswered = sum(load.unanswered for key in ("vote", *kinds) for load in loads[key])
     ref_created = sum(load.expected for load in loads["reference"])
     ref_unanswered = sum(load.unanswered for load in loads["reference"])
-    summary = {key: _summary(runs) for key, runs in loads.items()}
+    summary = {key: summary(runs) for key, runs in loads.items()}
     voted = [p.id for p in polls] + [p.id for kind_polls in kinds.values() for p in kind_polls]
     return {
         **summary,
@@ -120,7 +120,7 @@ def votes(stack, base, tokens, polls, *, kinds, reference, cfg, say):
     }
 
 
-def _summary(loads):
+def summary(loads):
     """The rate: the mean over the rounds. p50 and p99: from the rounds' latencies merged
     into one distribution (one round's spike counts for its share of the answers).
     Errors summed."""
@@ -182,8 +182,8 @@ def results(stack, base, tokens, reads, *, cfg, say):
     for read in reads:
         pairs = rounds[read.label]
         out[read.label] = {
-            "reads": _summary([load for load, _ in pairs]),
-            "votes": _summary([bg for _, bg in pairs]),
+            "reads": summary([load for load, _ in pairs]),
+            "votes": summary([bg for _, bg in pairs]),
             "runs": [x.as_dict() for pair in pairs for x in pair],
         }
         created = sum(bg.expected for _, bg in pairs)

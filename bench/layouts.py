@@ -81,19 +81,19 @@ def figure(stack, shipped_base, tokens, *, rounds, cfg, say):
     rows = []
     for layout in LAYOUTS:
         reads, votes, polls = loads[layout.label]
-        p50, p99 = merged_percentile(reads, 50), merged_percentile(reads, 99)
+        read, voted = http_figures.summary(reads), http_figures.summary(votes)
         rows.append(
             {
                 "layout": layout.label,
                 "threads": layout.threads,
                 "shipped": layout.shipped,
-                "rate": sum(x.ok_rate for x in reads) / len(reads),
-                "p50_ms": p50,
-                "p99_ms": p99,
+                "rate": read["rate"],
+                "p50_ms": read["p50_ms"],
+                "p99_ms": read["p99_ms"],
                 "p999_ms": merged_percentile(reads, 99.9),
-                "p99_over_p50": ratio(p99, p50),
-                "votes_rate": sum(x.ok_rate for x in votes) / len(votes),
-                "votes_p99_ms": merged_percentile(votes, 99),
+                "p99_over_p50": ratio(read["p99_ms"], read["p50_ms"]),
+                "votes_rate": voted["rate"],
+                "votes_p99_ms": voted["p99_ms"],
             }
         )
         audits.append(
