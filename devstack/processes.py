@@ -7,10 +7,12 @@ by SIGKILL, the kernel signals its children and no server outlives it.
 import contextlib
 import ctypes
 import os
+import random
 import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 
@@ -79,10 +81,35 @@ def stop_all(children):
         child.stop()
 
 
+# free_port picks from LOWEST_PICKED_PORT up to the kernel's ephemeral range. A port in
+# that range (what binding port 0 gives) is free only until the kernel hands it out again,
+# as the local end of an outgoing connection or to anything else that binds port 0; a
+# cluster picks its ports minutes before its last service binds them, and one CI run lost
+# the whole cluster suite to that ("port 59829 is taken"). Below the range only a process
+# that names the port can take it.
+LOWEST_PICKED_PORT = 10_000
+_random = random.SystemRandom()  # not the module's state: no two forks draw alike
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that nothing uses now, below the ephemeral range."""
+    low = _ephemeral_range_start()
+    for _ in range(200):
+        port = _random.randrange(LOWEST_PICKED_PORT, low) if low > LOWEST_PICKED_PORT + 1_000 else 0
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use, or its connections still in TIME_WAIT
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port between {LOWEST_PICKED_PORT} and {low}")
+
+
+def _ephemeral_range_start():
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default, and what other systems' ranges stay above
 
 
 def port_in_use(port):

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import psutil
@@ -109,3 +110,12 @@ def test_it_leaves_no_process_behind_on_ctrl_c(stack):
         timeout=30,
     )
     assert not answers(f"{base}/healthz")
+
+
+def test_free_ports_are_below_the_ephemeral_range_so_the_kernel_never_hands_them_out():
+    # The kernel gives ports of its ephemeral range to every outgoing connection and every
+    # bind to port 0: a port picked there can be gone by the time its service binds it.
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = [free_port() for _ in range(50)]
+    assert all(1024 <= port < low for port in ports), ports
+    assert len(set(ports)) > 40  # picked at random, not one after another from one place
