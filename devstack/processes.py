@@ -92,7 +92,8 @@ _random = random.SystemRandom()  # not the module's state: no two forks draw ali
 
 
 def free_port():
-    """A port on 127.0.0.1 that nothing uses now, below the ephemeral range."""
+    """A port on 127.0.0.1 that nothing uses now: below the ephemeral range, or one the
+    kernel gives where that range starts too low to leave room under it."""
     low = _ephemeral_range_start()
     for _ in range(200):
         port = _random.randrange(LOWEST_PICKED_PORT, low) if low > LOWEST_PICKED_PORT + 1_000 else 0
