@@ -99,15 +99,15 @@ def votes(stack, base, tokens, polls, *, kinds, reference, cfg, say):
     unanswered = sum(load.unanswered for key in ("vote", *kinds) for load in loads[key])
     ref_created = sum(load.expected for load in loads["reference"])
     ref_unanswered = sum(load.unanswered for load in loads["reference"])
-    summary = {key: summary(runs) for key, runs in loads.items()}
+    summaries = {key: summary(runs) for key, runs in loads.items()}
     voted = [p.id for p in polls] + [p.id for kind_polls in kinds.values() for p in kind_polls]
     return {
-        **summary,
-        "ratio": ratio(summary["vote"]["rate"], summary["noop"]["rate"]),
-        "vs_reference": ratio(summary["vote"]["rate"], summary["reference"]["rate"]),
+        **summaries,
+        "ratio": ratio(summaries["vote"]["rate"], summaries["noop"]["rate"]),
+        "vs_reference": ratio(summaries["vote"]["rate"], summaries["reference"]["rate"]),
         # Multiple and ranked ballots against single ones, in the same rounds.
-        "multiple_vs_single": ratio(summary["multiple"]["rate"], summary["vote"]["rate"]),
-        "ranked_vs_single": ratio(summary["ranked"]["rate"], summary["vote"]["rate"]),
+        "multiple_vs_single": ratio(summaries["multiple"]["rate"], summaries["vote"]["rate"]),
+        "ranked_vs_single": ratio(summaries["ranked"]["rate"], summaries["vote"]["rate"]),
         "runs": [x.as_dict() for runs in loads.values() for x in runs],
         "audit": audit.phase(stack, "HTTP votes", voted, created=created, unanswered=unanswered),
         "reference_audit": reference_harness.audit(
