@@ -92,18 +92,27 @@ _random = random.SystemRandom()  # not the module's state: no two forks draw ali
 
 
 def free_port():
-    """A port on 127.0.0.1 that nothing uses now: below the ephemeral range, or one the
-    kernel gives where that range starts too low to leave room under it."""
+    """A port on 127.0.0.1 that nothing uses now, below the ephemeral range (one the
+    kernel gives, where that range starts too low to leave room under it)."""
     low = _ephemeral_range_start()
+    if low < LOWEST_PICKED_PORT + 1_000:
+        return _bound_port(0)
     for _ in range(200):
-        port = _random.randrange(LOWEST_PICKED_PORT, low) if low > LOWEST_PICKED_PORT + 1_000 else 0
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue  # in use, or its connections still in TIME_WAIT
-            return s.getsockname()[1]
+        port = _bound_port(_random.randrange(LOWEST_PICKED_PORT, low))
+        if port:
+            return port
     raise RuntimeError(f"no free port between {LOWEST_PICKED_PORT} and {low}")
+
+
+def _bound_port(port):
+    """The port a socket could bind on 127.0.0.1 (0: the kernel picks), or None if it
+    could not: in use, or its connections still in TIME_WAIT."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+        return s.getsockname()[1]
 
 
 def _ephemeral_range_start():
