@@ -241,10 +241,10 @@ if DB_SOCKET_TIMEOUT and DB_VOTE_DEADLINE_SECONDS > DB_SOCKET_TIMEOUT - 1:
     )
 # At most this many statements of one process wait on the server at once (0: no limit;
 # the API server runs with its threads less one, devstack/web.py), so that a frozen
-# database cannot take every thread. A statement that finds them taken waits this long
-# for one, or not at all while a statement timed out in the last DB_SUSPECT_SECONDS.
+# database cannot take every thread. A statement that finds them taken waits for one
+# until the server looks stuck (pollsite/db_backend: a statement has waited 0.5 s), or
+# not at all while a statement timed out in the last DB_SUSPECT_SECONDS.
 DB_CONCURRENCY = envint("DB_CONCURRENCY", 0, minimum=0)
-DB_GATE_WAIT_SECONDS = envfloat("DB_GATE_WAIT_SECONDS", 0.2)
 DB_SUSPECT_SECONDS = envfloat("DB_SUSPECT_SECONDS", 5.0)
 
 # Start each connection in UTC (Django then skips its SET TIME ZONE round trip on every

@@ -207,3 +207,30 @@ def test_a_lock_held_past_the_statement_timeout_refuses_votes_and_counts_none(
         postgres, poll, voting, figure, "postgres_lock_15s",
         fault_from=locked, fault_to=released, lock_s=15,
     )  # fmt: skip
+
+
+def test_a_stall_shorter_than_the_stuck_mark_is_waited_out_not_refused(
+    database_under_voting, figure
+):
+    """A lock held 0.3 s, five times, under voting: the server is slow, not stuck (its
+    statements return within STUCK_SECONDS, 0.5 s), so every vote waits for its place at
+    the gate and is answered 201. (The gate once gave up after 0.2 s, and a stall between
+    0.2 and 0.5 s answered the request it met 503.)"""
+    postgres, server, poll, voters = database_under_voting
+    with Voting(server.url, poll, voters, threads=8, pace_s=0.02) as voting:
+        while voting.acknowledged() < 30:
+            time.sleep(0.05)
+        dba = psycopg2.connect(postgres.url)
+        try:
+            for _ in range(5):
+                with dba.cursor() as cursor:
+                    cursor.execute("LOCK TABLE polls_vote IN ACCESS EXCLUSIVE MODE")
+                    time.sleep(0.3)
+                dba.rollback()
+                time.sleep(0.5)
+        finally:
+            dba.close()
+    told = Counter(status for status, _ in voting.told.values())
+    figure("postgres_stall_0.3s_x5", answers=dict(sorted(told.items(), key=str)))
+    assert set(told) == {201}, told
+    assert len(voted_users(postgres, poll["id"])) == told[201]
