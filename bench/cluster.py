@@ -14,6 +14,7 @@ client backends and PgBouncer's server connections sampled meanwhile.
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,7 +49,25 @@ def say(message):
 
 
 def say_load(load):
-    say(f"{load.label}: {load.rate:.0f}/s p99 {load.p99_ms:.1f} ms errors {load.errors}")
+    say(
+        f"{load.label}: {load.rate:.0f}/s p99 {load.p99_ms:.1f} ms max {load.max_ms:.0f} ms "
+        f"errors {load.errors}{what_went_wrong([load])}"
+    )
+
+
+def what_went_wrong(loads):
+    """The errors by kind, for a line that has some: the statuses other than the one
+    expected, the socket errors, and the requests that never had an answer."""
+    wrong = {}
+    for load in loads:
+        for status, n in load.statuses.items():
+            if int(status) != load.expected_status:
+                wrong[status] = wrong.get(status, 0) + n
+        for kind, n in load.socket_errors.items():
+            wrong[kind] = wrong.get(kind, 0) + n
+        if load.issued > load.responses:
+            wrong["unanswered"] = wrong.get("unanswered", 0) + load.issued - load.responses
+    return f" {wrong}" if wrong else ""
 
 
 @dataclass
@@ -237,6 +256,8 @@ def cluster_phase(run_side, directory):
         tokens = seed(cluster.env, VOTERS + SYNC_VOTERS)
         side = Side("make cluster", cluster.web.url, tokens, cluster.ports.primary)
         figures = measure([run_side, side], directory)
+        if any(figures["make cluster"][key]["errors"] for key in ("votes", "results_under_voting")):
+            say_what_failed(cluster.log_dir)
         figures["synchronous replication"] = synchronous_cost(
             cluster, side.url, tokens[0], tokens[1 + VOTERS :], directory
         )
@@ -245,6 +266,24 @@ def cluster_phase(run_side, directory):
         return figures
     finally:
         cluster.stop()
+
+
+def say_what_failed(log_dir, limit=20):
+    """The evidence of errors, said before the cluster and its logs go: the front's
+    request lines with a status of 400 or more, and the API servers' warnings."""
+    failed = [
+        line
+        for line in (log_dir / "requests.log").read_text(errors="replace").splitlines()
+        if re.search(r" status=[45]\d\d ", line)
+    ]
+    warned = [
+        f"{path.name}: {line}"
+        for path in sorted(log_dir.glob("api-*.log"))
+        for line in path.read_text(errors="replace").splitlines()
+        if " WARNING " in line or " ERROR " in line
+    ]
+    for line in failed[:limit] + warned[:limit]:
+        say(f"  {line}")
 
 
 def vote_load(url, label, data):
@@ -307,6 +346,7 @@ def summary(loads):
         "p50_ms": round(merged_percentile(loads, 50), 1),
         "p99_ms": round(merged_percentile(loads, 99), 1),
         "errors": sum(x.errors for x in loads),
+        "errors_by_kind": what_went_wrong(loads).strip(),
         "rounds": [round(x.rate) for x in loads],
     }
 
@@ -450,6 +490,11 @@ HEADER = (
 )
 
 
+def _kinds(figure):
+    kinds = figure.get("errors_by_kind")
+    return f" {kinds}" if kinds else ""
+
+
 def markdown(figures):
     """The comparison table and the backends line (bench/RESULTS.md, bench/CLUSTER.md)."""
     lines = [HEADER, "", "| Figure | make run | make cluster |", "|---|---|---|"]
@@ -458,8 +503,8 @@ def markdown(figures):
         a, b = run[key], cluster[key]
         lines.append(
             f"| {label} | {a['rate']}/s, p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms, "
-            f"errors {a['errors']} | {b['rate']}/s, p50 {b['p50_ms']} ms, p99 {b['p99_ms']} ms, "
-            f"errors {b['errors']} |"
+            f"errors {a['errors']}{_kinds(a)} | {b['rate']}/s, p50 {b['p50_ms']} ms, "
+            f"p99 {b['p99_ms']} ms, errors {b['errors']}{_kinds(b)} |"
         )
     a, b = run["audit"], cluster["audit"]
     lines.append(

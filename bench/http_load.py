@@ -57,6 +57,7 @@ class Load:
     exhausted: bool = False
     connections: int = 0
     expected: int = 0  # responses with the expected status (201 for votes, 200 for reads)
+    expected_status: int = 0
     min_ms: float = 0.0
     # [(percentile, ms)], fine in the tail: what stats.merged_percentile merges runs from
     quantiles: list = field(default_factory=list)
@@ -164,6 +165,7 @@ def _parse(raw, label, connections, expected_status):
         exhausted=any(t["exhausted"] for t in threads),
         connections=connections,
         expected=expected,
+        expected_status=expected_status,
         min_ms=lat["min"] / 1000,
         quantiles=[(p, us / 1000) for p, us in lat["quantiles"]],
     )

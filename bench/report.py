@@ -355,7 +355,8 @@ def goals(run):
         rows.append(
             (
                 "cluster: nothing breaks (votes, results under voting)",
-                f"errors {c['votes']['errors']} + {c['results_under_voting']['errors']}, drift "
+                f"errors {c['votes']['errors']} + {c['results_under_voting']['errors']}"
+                f"{_error_kinds(c)}, drift "
                 f"{c['audit']['drift']} (make run: {r['votes']['errors']} + "
                 f"{r['results_under_voting']['errors']}, drift {r['audit']['drift']})",
                 "0 errors, 0 drift",
@@ -364,6 +365,12 @@ def goals(run):
             )
         )
     return [{"figure": f, "measured": m, "goal": g, "met": ok} for f, m, g, ok in rows]
+
+
+def _error_kinds(side):
+    """What the errors were ({'503': 3, 'unanswered': 1}), when there were any."""
+    kinds = [side[key].get("errors_by_kind") for key in ("votes", "results_under_voting")]
+    return "".join(f" {k}" for k in kinds if k)
 
 
 # --- output ------------------------------------------------------------------------------
