@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,23 +52,13 @@ def say(message):
 def say_load(load):
     say(
         f"{load.label}: {load.rate:.0f}/s p99 {load.p99_ms:.1f} ms max {load.max_ms:.0f} ms "
-        f"errors {load.errors}{what_went_wrong([load])}"
+        f"errors {load.errors} {load.error_kinds or ''}".rstrip()
     )
 
 
 def what_went_wrong(loads):
-    """The errors by kind, for a line that has some: the statuses other than the one
-    expected, the socket errors, and the requests that never had an answer."""
-    wrong = {}
-    for load in loads:
-        for status, n in load.statuses.items():
-            if int(status) != load.expected_status:
-                wrong[status] = wrong.get(status, 0) + n
-        for kind, n in load.socket_errors.items():
-            wrong[kind] = wrong.get(kind, 0) + n
-        if load.issued > load.responses:
-            wrong["unanswered"] = wrong.get("unanswered", 0) + load.issued - load.responses
-    return f" {wrong}" if wrong else ""
+    """The errors of these runs by kind (http_load.Load.error_kinds), summed."""
+    return dict(sum((Counter(load.error_kinds) for load in loads), Counter()))
 
 
 @dataclass
@@ -346,7 +337,7 @@ def summary(loads):
         "p50_ms": round(merged_percentile(loads, 50), 1),
         "p99_ms": round(merged_percentile(loads, 99), 1),
         "errors": sum(x.errors for x in loads),
-        "errors_by_kind": what_went_wrong(loads).strip(),
+        "errors_by_kind": what_went_wrong(loads),
         "rounds": [round(x.rate) for x in loads],
     }
 

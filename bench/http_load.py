@@ -74,6 +74,16 @@ class Load:
         )
 
     @property
+    def error_kinds(self):
+        """The errors by kind: statuses other than the one expected, socket errors, and
+        "unanswered" for the requests that never had an answer."""
+        kinds = {s: n for s, n in self.statuses.items() if int(s) != self.expected_status}
+        kinds.update(self.socket_errors)
+        if self.issued > self.responses:
+            kinds["unanswered"] = self.issued - self.responses
+        return kinds
+
+    @property
     def unanswered(self):
         """Requests whose answer never came (timeouts, resets): a vote among them may
         have counted. bench/audit.py allows for them, and only for them."""

@@ -33,9 +33,11 @@ def test_an_answer_over_399_is_one_error_and_not_unanswered():
     assert load.errors == 2
     assert load.unanswered == 0
     assert load.socket_errors == {}
+    assert load.error_kinds == {"503": 2}
 
 
 def test_a_request_never_answered_is_an_error_and_unanswered():
     load = _parse(raw({"201": 97}, {}, issued=99), "votes", 16, 201)
     assert load.errors == 2
     assert load.unanswered == 2
+    assert load.error_kinds == {"unanswered": 2}
