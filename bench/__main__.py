@@ -67,7 +67,7 @@ class Config:
     small_preload: int = 1000
     big_preload: int = 1_000_000
     ranked_ballots: int = 1_000_000
-    equal_rounds: int = 3  # figure 9
+    equal_rounds: int = 4  # figure 9: even, so that each side goes first as often
     equal_seconds: int = 6
     subscribers: int = 100
     fresh_votes: int = 200

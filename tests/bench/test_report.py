@@ -73,3 +73,21 @@ def test_a_run_from_before_figure_3b_still_renders_without_it(kept_run):
     assert "## 3. HTTP results under voting" in text
     assert "3b." not in text
     assert not any(g["figure"].startswith("3 results tail by threads") for g in kept_run["goals"])
+
+
+def test_figure_9_shows_each_rounds_p99_and_older_runs_without_them_say_so(kept_run):
+    equal = copy.deepcopy(kept_run["equal_load"])
+    rows = equal["rows"]
+    rows[0]["round_p99_ms"] = [36.8, 7.7, 8.3, 9.1]
+    for row in rows[1:]:
+        row.pop("round_p99_ms", None)
+    run = {**kept_run, "equal_load": equal}
+    run["goals"] = report.goals(run)
+
+    lines = report.markdown(run, None).splitlines()
+
+    with_rounds = [ln for ln in lines if "| 36.8, 7.7, 8.3, 9.1 |" in ln]
+    assert len(with_rounds) == 1 and with_rounds[0].startswith(f"| {rows[0]['kind']} |")
+    start = lines.index("## 9. Latency at equal offered load (open loop)") + 6  # header rows
+    body = lines[start : lines.index("", start)]
+    assert len(body) == len(rows) and sum("| n/a |" in ln for ln in body) == len(rows) - 1
