@@ -9,12 +9,14 @@ devstack.web (the earlier one from a git worktree of --before, with its own back
 command), so each side runs exactly as its `make run` would. Then, in alternating rounds
 so a drift of the shared machine hits both: the no-op GET and results, each under paced
 voting on a poll of its own (as figure 3 of make bench), the no-op POST and votes (as
-figure 2), on each side in turn. Rates are the rounds' mean, p50 and p99
+figure 2), and the results read at a constant rate (`--open-rate`, an open loop as
+figure 9's), on each side in turn. Rates are the rounds' mean, p50 and p99
 from the rounds' merged latencies (bench/stats.py). A change to a vote, a results read,
 a stream event or the serving layer reports these figures in its closing note.
 """
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -22,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from bench import fixtures, http_load
+from bench import fixtures, http_load, open_loop
 from bench.http_figures import NOOP_GET
 from bench.stack import BASE_DIR, Stack, raise_open_files_limit
 from bench.stats import mean, merged_percentile, ratio
@@ -60,6 +62,13 @@ def main(argv=None):
     parser.add_argument("--before", required=True, help="the earlier commit (any git ref)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--window", type=int, default=6, help="seconds of load per run")
+    parser.add_argument(
+        "--open-rate",
+        type=float,
+        default=180.0,
+        help="reads a second of the open-loop results read (0: none); 180 is about half "
+        "the reference app's capacity in make bench (figure 9)",
+    )
     args = parser.parse_args(argv)
     raise_open_files_limit()
     stack = Stack(lambda m: print(f"[ab] {m}", flush=True))
@@ -75,7 +84,9 @@ def main(argv=None):
         fixtures.setup_django()
         tokens = fixtures.create_voters(4000)
         sides = _start_sides(stack, tree, polls_each=3 * args.rounds)
-        results = _measure(stack, sides, tokens, rounds=args.rounds, window=args.window)
+        results = _measure(
+            stack, sides, tokens, rounds=args.rounds, window=args.window, open_rate=args.open_rate
+        )
     finally:
         stack.stop()
         subprocess.run(["git", "worktree", "prune"], cwd=BASE_DIR, check=False)
@@ -137,9 +148,10 @@ def _wait_for_url(log, child, timeout=90):
 
 
 CASES = ("no-op GET under voting", "results under voting", "no-op POST", "votes")
+OPEN_LOOP = "results, open loop"
 
 
-def _measure(stack, sides, tokens, *, rounds, window):
+def _measure(stack, sides, tokens, *, rounds, window, open_rate):
     runs = {}
     load = {"window": window, "threads": 2, "connections": 16}
     for r in range(rounds):
@@ -161,7 +173,24 @@ def _measure(stack, sides, tokens, *, rounds, window):
                     f" p50 {result.p50_ms:6.1f} p99 {result.p99_ms:6.1f} {result.statuses}",
                     flush=True,
                 )
+            if open_rate:
+                run = _open_loop_read(side, read, open_rate, window)
+                runs.setdefault((OPEN_LOOP, side.name), []).append(run)
+                print(
+                    f"[ab] round {r + 1} {side.name:6} {OPEN_LOOP} {open_rate:.0f}/s offered:"
+                    f" p50 {open_loop.percentile(run.latencies_ms, 50):6.1f}"
+                    f" p99 {open_loop.percentile(run.latencies_ms, 99):6.1f} {dict(run.statuses)}",
+                    flush=True,
+                )
     return runs
+
+
+def _open_loop_read(side, read, rate, window):
+    host = side.base.removeprefix("http://")
+    request = open_loop.request_bytes("GET", f"/api/v1/polls/{read.id}/results", host=host)
+    return open_loop.run(
+        side.base, itertools.repeat(request), label=OPEN_LOOP, rate=rate, seconds=window
+    )
 
 
 def _run(name, side, read, other, votes, backgrounds, load):
@@ -217,8 +246,7 @@ def _table(runs, args):
         summary[name] = cells
         b, a = cells["before"], cells["after"]
         lines.append(
-            f"| {name} | {b['rate']:.0f}/s, p50 {b['p50']:.1f} ms, p99 {b['p99']:.1f} ms"
-            f" | {a['rate']:.0f}/s, p50 {a['p50']:.1f} ms, p99 {a['p99']:.1f} ms"
+            f"| {name} | {b['rate']:.0f}/s, {_latencies(b)} | {a['rate']:.0f}/s, {_latencies(a)}"
             f" | {ratio(a['rate'], b['rate']):.2f}x |"
         )
     for side in ("before", "after"):
@@ -229,9 +257,33 @@ def _table(runs, args):
             f"{ratio(read, summary['no-op GET under voting'][side]['rate']):.1%}, "
             f"{ratio(vote, summary['no-op POST'][side]['rate']):.1%} | | |"
         )
+    if any(key[0] == OPEN_LOOP for key in runs):
+        cells = {side: _open_loop_cell(runs[(OPEN_LOOP, side)]) for side in ("before", "after")}
+        summary[OPEN_LOOP] = cells
+        b, a = cells["before"], cells["after"]
+        lines.append(
+            f"| {OPEN_LOOP} at {b['rate']:.0f}/s | {_latencies(b)} | {_latencies(a)}"
+            f" | p99 {ratio(a['p99'], b['p99']):.2f}x |"
+        )
     errors = {k: v[s]["errors"] for k, v in summary.items() for s in v if v[s]["errors"]}
     lines += ["", f"Errors: {errors or 'none'}.", "", json.dumps(summary, indent=1)]
     return "\n".join(lines)
+
+
+def _open_loop_cell(rounds):
+    """One side's open-loop reads: the offered rate, percentiles of the merged latencies,
+    and the requests not answered 200."""
+    merged = [ms for run in rounds for ms in run.latencies_ms]
+    return {
+        "rate": rounds[0].rate,
+        **{f"p{p:g}": open_loop.percentile(merged, p) for p in (50, 99, 99.9)},
+        "errors": sum(run.errors + run.answered - run.statuses[200] for run in rounds),
+    }
+
+
+def _latencies(cell):
+    text = f"p50 {cell['p50']:.1f} ms, p99 {cell['p99']:.1f} ms"
+    return text + (f", p99.9 {cell['p99.9']:.1f} ms" if "p99.9" in cell else "")
 
 
 if __name__ == "__main__":
