@@ -12,9 +12,9 @@ rounds: with a fixed order, ours' reads always ran first after the previous phas
 right after the reference's votes, which at 80 % can saturate it (a p50 of 404 ms in
 one round at bb2a446), and took what those left behind on the shared cores. In that
 run, ours' first read at 50 % had a p50 of 6.3 ms against 3.5 in its later rounds, and
-that one round set the merged p99. (A first round slower than the rest, on both sides,
-is the shared host: in two runs of `bench --tails` sampled every second, nothing of
-ours ran then but the servers measured.)
+that one round set the merged p99. (A round slower than the rest on both sides is the
+shared host: in a run of `bench --tails` sampled every second, nothing of ours ran in
+its slow first round but the servers measured, nginx and the load generator.)
 """
 
 import itertools
