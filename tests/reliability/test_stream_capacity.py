@@ -1,9 +1,9 @@
 """The results stream under a crowd: thousands of anonymous subscribers at once, and more
-than the front holds. Admission is fast (3,000 at once all get their first event within
-5 s); past the stream capacity new streams are refused with a problem document (503
-stream_capacity from the stream server, 429 too_many_streams from the front for one
-address over its share) and votes and reads go on untouched: the front keeps its
-connections for them (deploy/nginx.conf.template)."""
+than the front holds. Admission leaves nobody behind (3,000 at once all get their first
+event, the last within 10 s); past the stream capacity new streams are refused with a
+problem document (503 stream_capacity from the stream server, 429 too_many_streams from
+the front for one address over its share) and votes and reads go on untouched: the front
+keeps its connections for them (deploy/nginx.conf.template)."""
 
 import asyncio
 import threading
@@ -20,12 +20,22 @@ from tests.support.votes import cast, options_of
 pytestmark = [pytest.mark.reliability, pytest.mark.django_db(transaction=True)]
 
 
+# What this guards against: a crowd some of whom are left behind (a dropped connection
+# retried a second or more later, a thread hop per request): before the fix, 743 of
+# 3,000 had their first event within 5 s, the median after 11.1 s, the last after 26.5 s.
+# How fast a crowd is admitted depends on the host's speed as much as on ours: on this
+# shared 2-core machine the median was 2.0 to 3.6 s and the last 2.6 to 5.1 s across CI
+# runs with nothing changed on the stream's path. A bound of 5 s failed one of them;
+# 10 s still fails the broken admission by more than twice.
+LAST_FIRST_EVENT_S = 10.0
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p / 100))] if values else None
 
 
-def test_three_thousand_subscribers_at_once_all_get_their_first_event_within_5s(
+def test_three_thousand_subscribers_at_once_all_get_their_first_event_none_left_behind(
     web_server, make_poll, figure
 ):
     streams.raise_open_files_limit()
@@ -59,7 +69,7 @@ def test_three_thousand_subscribers_at_once_all_get_their_first_event_within_5s(
         first_max_ms=round(1000 * max(firsts)) if firsts else None,
     )
     assert len(firsts) == count, Counter((status, code) for status, code, _ in answers)
-    assert max(firsts) <= 5.0
+    assert max(firsts) <= LAST_FIRST_EVENT_S
 
 
 class SideTraffic:
