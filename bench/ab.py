@@ -6,13 +6,14 @@
 One throwaway stack (bench/stack.py: durable PostgreSQL, Redis, migrated by this tree),
 one set of voters and polls, and two web tiers on it, each started by its own tree's
 devstack.web (the earlier one from a git worktree of --before, with its own background
-command), so each side runs exactly as its `make run` would. Then, in alternating rounds
-so a drift of the shared machine hits both: the no-op GET and results, each under paced
-voting on a poll of its own (as figure 3 of make bench), the no-op POST and votes (as
-figure 2), and the results read at a constant rate (`--open-rate`, an open loop as
-figure 9's), on each side in turn. Rates are the rounds' mean, p50 and p99
-from the rounds' merged latencies (bench/stats.py). A change to a vote, a results read,
-a stream event or the serving layer reports these figures in its closing note.
+command), so each side runs exactly as its `make run` would. Then, in rounds that
+alternate which side goes first, so a drift of the shared machine hits both: the no-op
+GET and results, each under paced voting on a poll of its own (as figure 3 of make
+bench), the no-op POST and votes (as figure 2), and the results read at a constant rate
+(`--open-rate`, an open loop as figure 9's), on each side in turn. Rates are the rounds'
+mean, p50 and p99 from the rounds' merged latencies (bench/stats.py). A change to a
+vote, a results read, a stream event or the serving layer reports these figures in its
+closing note.
 """
 
 import argparse
@@ -155,7 +156,9 @@ def _measure(stack, sides, tokens, *, rounds, window, open_rate):
     runs = {}
     load = {"window": window, "threads": 2, "connections": 16}
     for r in range(rounds):
-        for side in sides:
+        # Who goes first alternates too: the first side of a round runs right after the
+        # other's loads, and takes what they leave on the shared cores (bench/equal_load.py).
+        for side in sides if r % 2 == 0 else sides[::-1]:
             voted, read, other = side.polls[3 * r : 3 * r + 3]
             tmp = stack.tmp
             votes = fixtures.write_wrk_data(tmp / f"{side.name}-v{r}.txt", tokens, [voted])
