@@ -280,7 +280,7 @@ def _open_loop_cell(rounds):
     return {
         "rate": rounds[0].rate,
         **{f"p{p:g}": open_loop.percentile(merged, p) for p in (50, 99, 99.9)},
-        "errors": sum(run.errors + run.answered - run.statuses[200] for run in rounds),
+        "errors": sum(s["other"] + s["errors"] for s in (run.summary(200) for run in rounds)),
     }
 
 
